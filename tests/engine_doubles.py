@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ndovu.errors import NodeBootstrapError, ProviderError
 from ndovu.providers.base import NodeInfo, NodeRequest
-from ndovu.roles.base import Health, Member, RoleContext
+from ndovu.roles.base import Health, Member, RoleContext, Setting
 from ndovu.transports.base import CommandResult
 
 
@@ -149,11 +149,15 @@ class ScriptedRole:
     name: str
     provides: frozenset[str] = frozenset()
     requires: frozenset[str] = frozenset()
+    uses: frozenset[str] = frozenset()
+    settings: dict[str, Setting] = field(default_factory=dict)
+    summary: str = "a scripted test role"
     checks_until_healthy: int = 1
     start_error: str | None = None
     exit_message: str | None = None
 
     def __post_init__(self) -> None:
+        self.config_section = self.name
         self.checks: dict[str, int] = {}
         self.started_at: dict[str, float] = {}
         self._lock = threading.Lock()

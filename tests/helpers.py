@@ -56,8 +56,10 @@ def processes_under(root: Path, marker: str = "") -> list[int]:
 class Server:
     """A real `ndovu server` process with its own state directory, port and subnet."""
 
-    def __init__(self, state_dir: Path, subnet: str, port: int | None = None):
+    def __init__(self, state_dir: Path, subnet: str, port: int | None = None,
+                 catalog_dirs: tuple[Path, ...] = ()):
         self.state_dir = state_dir
+        self.catalog_dirs = catalog_dirs
         self.subnet = subnet
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -71,7 +73,9 @@ class Server:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [str(NDOVU), "server", "--state-dir", str(self.state_dir),
-                 "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT, env=env)
+                 "--port", str(self.port),
+                 *(arg for d in self.catalog_dirs for arg in ("--catalog-dir", str(d)))],
+                stdout=log, stderr=subprocess.STDOUT, env=env)
         wait_until(self._healthy, timeout=60, what=f"ndovu server on {self.url}")
         return self
 

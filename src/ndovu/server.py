@@ -20,8 +20,8 @@ from ndovu.api.deps import ApiContext
 from ndovu.catalog import Catalog
 from ndovu.config import Settings
 from ndovu.engine import Engine
-from ndovu.errors import NdovuError
-from ndovu.providers.registry import make_provider
+from ndovu.errors import NdovuError, SpecError
+from ndovu.providers.registry import KNOWN_PROVIDERS, make_provider
 from ndovu.roles.registry import builtin_roles
 from ndovu.store import Store
 
@@ -41,16 +41,23 @@ def build(settings: Settings) -> Process:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.db_url)
     store.migrate()
-    catalog = Catalog.load(settings.catalog_dirs)
-    for problem in catalog.problems:
-        log.warning("catalog: %s: %s%s", problem.path,
-                    f"{problem.field}: " if problem.field else "", problem.message)
     provider = make_provider(settings.provider, settings.state_dir,
                              subnet=settings.local_subnet)
     engine = Engine(store, provider, builtin_roles(),
                     bootstrap_timeout_s=settings.bootstrap_timeout_s)
+    catalog = Catalog.load(settings.catalog_dirs)
+    for kind in catalog.types():
+        try:
+            engine.check_spec_configuration(kind.spec)
+        except SpecError as exc:
+            catalog.reject(kind.name, exc.field, f"type '{kind.name}': {exc.message}")
+    for problem in catalog.problems:
+        log.warning("catalog: %s: %s%s", problem.path,
+                    f"{problem.field}: " if problem.field else "", problem.message)
     app = create_app(ApiContext(store=store, catalog=catalog,
                                 validate_plan=engine.validate_plan,
+                                role_support=lambda names: engine.role_support(
+                                    names, KNOWN_PROVIDERS),
                                 notify=engine.wake if settings.engine else (lambda: None)))
 
     @asynccontextmanager

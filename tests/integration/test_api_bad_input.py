@@ -51,6 +51,22 @@ def _nothing_changed(client: TestClient, tmp_path: Path) -> None:
     ({"name": "zk"}, 422, "type", "required"),
     ({"name": "zk", "type": "zookeeper", "colour": "blue"}, 422, "colour", "unknown"),
     ({"name": 7, "type": "zookeeper"}, 422, "name", ""),
+    # configuration no role of the cluster understands, named with what is settable
+    ({"name": "zk", "type": "zookeeper", "configuration": {"zookeeper": {"dataDir": "/"}}},
+     422, "configuration.zookeeper.dataDir", "tickTime"),
+    ({"name": "zk", "type": "zookeeper", "configuration": {"tickTime": 3000}}, 422,
+     "configuration.tickTime", "'zookeeper' section"),
+    ({"name": "zk", "type": "zookeeper", "configuration": {"spark": {"worker.cores": 2}}},
+     422, "configuration.spark", "zookeeper"),
+    ({"name": "zk", "type": "zookeeper", "configuration": {"zookeeper": {"tickTime": "x"}}},
+     422, "configuration.zookeeper.tickTime", "integer"),
+    ({"name": "zk", "type": "zookeeper", "configuration": "tickTime=3000"}, 422,
+     "configuration", ""),
+    ({"name": "zk", "type": "zookeeper", "nodeGroups": [
+        {"name": "zookeeper", "configuration": {"zookeeper": {"initLimit": 0}}}]}, 422,
+     "nodeGroups[0].configuration.zookeeper.initLimit", "at least 1"),
+    # a type whose roles ndovu does not implement: refused with the reason, never started
+    ({"name": "m", "type": "mesos"}, 422, "nodeGroups[0].roles", "cannot run on the local"),
 ])
 def test_bad_create_is_refused_and_changes_nothing(client: TestClient, tmp_path: Path,
                                                    body: dict, status: int, field: str,

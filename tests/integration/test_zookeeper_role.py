@@ -151,8 +151,8 @@ def test_exited_member_reports_its_error(provider: LocalProvider) -> None:
 
 def test_rendered_configuration(provider: LocalProvider) -> None:
     contexts = make_contexts(provider, "conf", 3,
-                             {"tickTime": 1000, "autopurge.purgeInterval": "2",
-                              "spark.executor.memory": "1g"})
+                             {"zookeeper": {"tickTime": 1000, "autopurge.purgeInterval": "2"},
+                              "spark": {"worker.memory": "1g"}})
     ROLE.configure(contexts[1])
     transport = contexts[1].transport
     config = dict(line.split("=", 1) for line in transport.read_file("conf/zoo.cfg")
@@ -168,7 +168,7 @@ def test_rendered_configuration(provider: LocalProvider) -> None:
     assert config["quorumListenOnAllIPs"] == "false"
     for k, address in enumerate(addresses, start=1):
         assert config[f"server.{k}"] == f"{address}:2888:3888"
-    assert "spark.executor.memory" not in config
+    assert "worker.memory" not in config and "maxSessionTimeout" not in config
     assert transport.read_file("data/myid") == "2\n"
     assert "zookeeper.log" in transport.read_file("conf/log4j.properties")
 
@@ -177,19 +177,19 @@ def test_rendered_configuration(provider: LocalProvider) -> None:
     assert "standaloneEnabled" not in single.transport.read_file("conf/zoo.cfg")
 
 
-@pytest.mark.parametrize("configuration", [
+@pytest.mark.parametrize("settings", [
     {"tickTime": 0}, {"initLimit": "ten"}, {"syncLimit": True}, {"maxClientCnxns": -1},
-    {"dataDir": "/tmp"}, {"server.9": "1.2.3.4:2888:3888"},
 ])
-def test_invalid_configuration(provider: LocalProvider, configuration: dict) -> None:
-    ctx = make_contexts(provider, "bad", 1, configuration)[0]
-    with pytest.raises(NodeBootstrapError, match=next(iter(configuration))):
+def test_invalid_configuration(provider: LocalProvider, settings: dict) -> None:
+    """The API refuses these first; the role still refuses to render them."""
+    ctx = make_contexts(provider, "bad", 1, {"zookeeper": settings})[0]
+    with pytest.raises(NodeBootstrapError, match=next(iter(settings))):
         ROLE.configure(ctx)
 
 
 def test_builtin_roles() -> None:
     roles = builtin_roles()
-    assert set(roles) == {"zookeeper"}
+    assert "zookeeper" in roles
     role = roles["zookeeper"]
     assert role.provides == {"zookeeper"} and role.requires == frozenset()
     assert role.unsupported_reason() is None

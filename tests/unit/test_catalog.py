@@ -58,7 +58,7 @@ def entry(**fields):
 def test_builtin_catalog_has_zookeeper():
     catalog = Catalog.load()
     assert catalog.problems == []
-    [zk] = catalog.types()
+    zk = catalog.get("zookeeper")
     assert (zk.name, zk.display_type, zk.vendor, zk.app_manager) == (
         "zookeeper", "ZooKeeper Ensemble", "Apache", "Default")
     assert zk.path == "ndovu/zookeeper/spec.json" and zk.description

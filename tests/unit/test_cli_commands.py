@@ -211,8 +211,19 @@ def test_catalog_list_and_show_against_fake_api(fake_api, run) -> None:
             "roles": ["zookeeper_server"],
             "nodeGroups": [{"name": "zookeeper", "roles": ["zookeeper_server"],
                             "instanceNum": {"default": 3, "min": 1, "max": None},
-                            "instanceTypes": ["SMALL", "MEDIUM"]}]}
-    fake_api.add("GET", "/v1/catalog", (200, {"types": [kind], "problems": [
+                            "instanceTypes": ["SMALL", "MEDIUM"]}],
+            "runsOn": ["local"], "runnableHere": True, "provider": "local",
+            "notRunnableReason": None,
+            "roleDetails": [{"name": "zookeeper_server", "implemented": True,
+                             "summary": "a member", "configSection": "zookeeper",
+                             "settings": [{"name": "tickTime", "kind": "int", "default": 2000,
+                                           "description": "the basic time unit"}]}]}
+    mesos = {"name": "mesos", "type": "Mesos", "roles": ["mesos_master"], "nodeGroups": [],
+             "runsOn": [], "runnableHere": False, "provider": "local",
+             "notRunnableReason": "it needs the roles mesos_master; no implementation",
+             "roleDetails": []}
+    fake_api.add("GET", "/v1/catalog/mesos", (200, mesos))
+    fake_api.add("GET", "/v1/catalog", (200, {"types": [kind, mesos], "problems": [
         {"path": "/etc/ndovu/catalog/bad.json", "field": "roles", "message": "unknown role"}]}))
     fake_api.add("GET", "/v1/catalog/zookeeper", (200, kind))
     listed = run("catalog", "list", "--url", fake_api.url)
@@ -222,6 +233,13 @@ def test_catalog_list_and_show_against_fake_api(fake_api, run) -> None:
     shown = run("catalog", "show", "zookeeper", "--url", fake_api.url)
     assert shown.exit_code == 0, shown.output
     assert "3 (1..∞)" in shown.output and "SMALL, MEDIUM" in shown.output
+    assert "runs on the local provider" in shown.output
+    assert "zookeeper.tickTime" in shown.output and "2000" in shown.output
+    assert "no provider" in listed.output
+    not_here = run("catalog", "show", "mesos", "--url", fake_api.url)
+    assert not_here.exit_code == 0, not_here.output
+    assert "cannot run on the local provider" in not_here.output
+    assert "no implementation" in not_here.output
     assert json.loads(run("catalog", "show", "zookeeper", "--json",
                           "--url", fake_api.url).stdout) == kind
 

@@ -86,7 +86,10 @@ def make_stack(tmp_path: Path, catalog_dir: Path) -> Iterator[Any]:
         store.migrate()
         engine = Engine(store, provider, roles, bootstrap_timeout_s=timeout_s)
         app = create_app(ApiContext(store=store, catalog=Catalog.load([catalog_dir]),
-                                    validate_plan=engine.validate_plan, notify=engine.wake))
+                                    validate_plan=engine.validate_plan,
+                                    role_support=lambda names: engine.role_support(
+                                        names, ["memory"]),
+                                    notify=engine.wake))
         engine.start()
         started.append((engine, store))
         return Stack(TestClient(app), provider, roles, engine)

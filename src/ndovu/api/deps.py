@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 
@@ -18,6 +19,9 @@ class ApiContext:
     catalog: Catalog
     # raises SpecError when the engine cannot run a plan (unknown or unsupported roles)
     validate_plan: Callable[[ClusterPlan], None]
+    # for the catalog: where a type with these roles runs, whether it can run here and why
+    # not, and each role's settings (a plain dict, see engine.planner.role_support)
+    role_support: Callable[[Sequence[str]], dict[str, Any]]
     # tells the engine that new work is waiting (no-op when the engine runs elsewhere)
     notify: Callable[[], None]
 

@@ -126,6 +126,24 @@ class CatalogGroupRead(BaseModel):
     memCapacityMB: RangeRead | None
     storage: StorageChoices
     haFlag: str
+    description: str | None = None
+    configuration: dict[str, Any] = Field(default_factory=dict)
+
+
+class SettingRead(BaseModel):
+    name: str
+    kind: str = Field(description="int, string, size (e.g. 512m) or bool")
+    default: Any = None
+    description: str
+
+
+class RoleDetailRead(BaseModel):
+    name: str
+    implemented: bool = Field(description="whether ndovu can run this role at all")
+    summary: str | None
+    configSection: str | None = Field(
+        description="the configuration section whose keys this role reads")
+    settings: list[SettingRead]
 
 
 class CatalogTypeRead(BaseModel):
@@ -137,6 +155,13 @@ class CatalogTypeRead(BaseModel):
     distro: str | None
     description: str
     roles: list[str]
+    runsOn: list[str] = Field(description="the providers that can run this type")
+    runnableHere: bool = Field(description="whether this server's provider can run it now")
+    provider: str = Field(description="this server's provider")
+    notRunnableReason: str | None = Field(description="why it cannot run here, if it cannot")
+    roleDetails: list[RoleDetailRead]
+    configuration: dict[str, Any] = Field(
+        default_factory=dict, description="the spec's default cluster configuration")
     nodeGroups: list[CatalogGroupRead]
 
 

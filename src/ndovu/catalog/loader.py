@@ -54,6 +54,12 @@ class Catalog:
                  for t in loading.types.values()]
         return cls(types, loading.problems)
 
+    def reject(self, name: str, field: str | None, message: str) -> None:
+        """Withdraw a type found unusable after loading (e.g. configuration no role
+        understands), keeping the reason among the problems."""
+        rejected = self._types.pop(name)
+        self.problems.append(CatalogProblem(rejected.spec_file, field, message))
+
     def types(self) -> list[CatalogType]:
         return sorted(self._types.values(), key=lambda t: t.name)
 
@@ -194,6 +200,7 @@ class _Loading:
             version=entry["version"],
             app_manager=entry.get("appManager") or "Default",
             path=entry["path"],
+            spec_file=str(spec_path),
             description=entry.get("description") or "",
             spec=spec,
             distro=None,

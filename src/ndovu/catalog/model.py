@@ -28,6 +28,7 @@ class CatalogType:
     version: str  # a regex, as in BDE's map
     app_manager: str
     path: str  # spec file, relative to specs/
+    spec_file: str  # the spec file's absolute path, for problem reports
     description: str
     spec: ClusterSpec
     distro: dict[str, Any] | None

@@ -199,14 +199,20 @@ def _instance_range(num: Json | int | None) -> str:
     return "-" if num is None else str(num)
 
 
+def _runs_here(kind: Json) -> str:
+    if kind.get("runnableHere"):
+        return "[green]yes[/]"
+    return "[yellow]no[/]" if kind.get("runsOn") else "[red]no provider[/]"
+
+
 def catalog_table(types: list[Json]) -> Table:
     table = Table(title="Cluster types", title_justify="left")
-    for column in ("Name", "Type", "Vendor", "Version", "Roles"):
+    for column in ("Name", "Type", "Vendor", "Version", "Runs here", "Roles"):
         table.add_column(column)
     for kind in types:
         table.add_row(escape(str(kind.get("name"))), escape(str(kind.get("type") or "-")),
                       escape(str(kind.get("vendor") or "-")),
-                      escape(str(kind.get("version") or "-")),
+                      escape(str(kind.get("version") or "-")), _runs_here(kind),
                       escape(", ".join(kind.get("roles") or [])))
     return table
 
@@ -225,12 +231,37 @@ def catalog_type_view(kind: Json) -> RenderableType:
                        ("Version", "version"), ("Description", "description")):
         header.add_row(label, escape(str(kind.get(key) or "-")))
     header.add_row("Roles", escape(", ".join(kind.get("roles") or []) or "-"))
+    header.add_row("Runs on", escape(", ".join(kind.get("runsOn") or []) or "no provider"))
+    provider = escape(str(kind.get("provider") or "this server's"))
+    if kind.get("runnableHere"):
+        header.add_row("Here", f"[green]runs on the {provider} provider[/]")
+    else:
+        header.add_row("Here", f"[yellow]cannot run on the {provider} provider:[/] "
+                               + escape(str(kind.get("notRunnableReason") or "unknown")))
     groups = Table(title="Node groups", title_justify="left")
-    for column in ("Group", "Roles", "Instances default (min..max)", "Instance types"):
+    for column in ("Group", "Roles", "Instances default (min..max)", "Instance types",
+                   "Storage GB"):
         groups.add_column(column)
     for group in kind.get("nodeGroups") or []:
+        storage = group.get("storage") or {}
         groups.add_row(escape(str(group.get("name"))), escape(", ".join(group.get("roles")
                                                                           or [])),
                        _instance_range(group.get("instanceNum")),
-                       escape(", ".join(group.get("instanceTypes") or []) or "-"))
-    return Group(header, "", groups)
+                       escape(", ".join(group.get("instanceTypes") or []) or "-"),
+                       _instance_range(storage.get("sizeGB")))
+    parts: list[RenderableType] = [header, "", groups]
+    settings = Table(title="Configuration (section.key: default — meaning)",
+                     title_justify="left")
+    for column in ("Role", "Setting", "Kind", "Default", "Meaning"):
+        settings.add_column(column)
+    for role in kind.get("roleDetails") or []:
+        for setting in role.get("settings") or []:
+            default = setting.get("default")
+            settings.add_row(escape(str(role.get("name"))),
+                             escape(f"{role.get('configSection')}.{setting.get('name')}"),
+                             escape(str(setting.get("kind"))),
+                             "-" if default is None else escape(str(default)),
+                             escape(str(setting.get("description") or "")))
+    if settings.row_count:
+        parts += ["", settings]
+    return Group(*parts)

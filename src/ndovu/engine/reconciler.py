@@ -21,6 +21,7 @@ from ndovu.engine.snapshot import Snapshot, load_snapshot
 from ndovu.errors import NdovuError
 from ndovu.providers.base import NodeInfo, NodeRequest, Provider
 from ndovu.roles.base import Health, Member, Role, RoleContext
+from ndovu.spec.expand import deep_merge
 from ndovu.spec.model import NodePlan
 from ndovu.statuses import NodeStatus
 from ndovu.store.db import Store
@@ -178,7 +179,8 @@ class Reconciler:
     def _context(self, snap: Snapshot, node: NodePlan, info: NodeInfo,
                  members: Members) -> RoleContext:
         group = snap.plan.group(node.group)
-        configuration = {**snap.plan.configuration, **(group.configuration if group else {})}
+        configuration = deep_merge(snap.plan.configuration,
+                                   group.configuration if group else {})
         return RoleContext(cluster=snap.name,
                            node=Member(node.name, node.group, node.index, info.address),
                            transport=self.provider.transport(info), members=members,

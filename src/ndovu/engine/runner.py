@@ -10,17 +10,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from sqlalchemy import select
 
 from ndovu.engine import journal
-from ndovu.engine.planner import validate_plan
+from ndovu.engine.planner import check_spec_configuration, role_support, validate_plan
 from ndovu.engine.reconciler import Reconciler
 from ndovu.providers.base import Provider
 from ndovu.roles.base import Role
-from ndovu.spec.model import ClusterPlan
+from ndovu.spec.model import ClusterPlan, ClusterSpec
 from ndovu.statuses import TaskStatus
 from ndovu.store.db import Store
 from ndovu.store.models import Operation
@@ -52,8 +53,18 @@ class Engine:
         self._thread: threading.Thread | None = None
 
     def validate_plan(self, plan: ClusterPlan) -> None:
-        """Refuse up front what this engine cannot run (unknown or unsupported roles)."""
-        validate_plan(plan, self.roles)
+        """Refuse up front what this engine cannot run (unknown or unsupported roles,
+        configuration no role understands)."""
+        validate_plan(plan, self.roles, self.provider.name)
+
+    def check_spec_configuration(self, spec: ClusterSpec) -> None:
+        """Raise SpecError for configuration in a catalog spec that no role understands."""
+        check_spec_configuration(spec, self.roles)
+
+    def role_support(self, role_names: Sequence[str],
+                     providers: Sequence[str]) -> dict[str, Any]:
+        """For the catalog: where a type with these roles runs and why not here."""
+        return role_support(role_names, self.roles, self.provider.name, providers)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="engine", daemon=True)

@@ -1,15 +1,22 @@
 """The Role protocol: one piece of software on one node.
 
 A role renders its config, starts, stops and checks its software through a Transport.
-It declares the services it ``provides`` and ``requires``; the engine orders bootstrap
-from those declarations (BDE's provide_service / wait_for_service).
+It declares the services it ``provides``, ``requires`` and ``uses`` (waits for when the
+cluster has them); the engine orders bootstrap from those declarations (BDE's
+provide_service / wait_for_service).
+
+A role also declares the ``settings`` it understands. A cluster's configuration is
+BDE-shaped, one section per software: ``{"zookeeper": {"tickTime": 3000}, "spark":
+{"worker.cores": 2}}``; the section is the role's ``config_section``. The API refuses
+sections and keys no role of the cluster understands before anything is created.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from ndovu.transports.base import Transport
 
@@ -33,6 +40,89 @@ class Health:
     failed: bool = False
 
 
+SettingKind = Literal["int", "string", "size", "bool"]
+_SIZE = re.compile(r"^[1-9][0-9]*[kmgt]?$")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key a role understands, with its type and default."""
+
+    name: str
+    kind: SettingKind
+    description: str
+    default: Any = None
+    minimum: int | None = None  # for "int"
+    choices: tuple[str, ...] = ()  # for "string": the allowed values, when limited
+
+    def parse(self, value: Any) -> Any:
+        """The value in its canonical type; ValueError says what is wrong."""
+        if self.kind == "int":
+            if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
+                value = int(value)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"must be an integer, not {value!r}")
+            if self.minimum is not None and value < self.minimum:
+                raise ValueError(f"must be at least {self.minimum}, not {value}")
+            return value
+        if self.kind == "bool":
+            if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+                return value.strip().lower() == "true"
+            if not isinstance(value, bool):
+                raise ValueError(f"must be true or false, not {value!r}")
+            return value
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"must be a non-empty string, not {value!r}")
+        value = value.strip()
+        if self.kind == "size":
+            value = value.lower()
+            if not _SIZE.match(value):
+                raise ValueError(f"must be a size such as 512m or 2g, not {value!r}")
+        if self.choices and value not in self.choices:
+            raise ValueError(f"must be one of {', '.join(self.choices)}, not {value!r}")
+        return value
+
+
+def resolve_settings(role: Role, configuration: Mapping[str, Any]) -> dict[str, Any]:
+    """The role's settings: defaults, overridden by its section of ``configuration``.
+
+    Raises ValueError naming the key for an unknown key or a bad value (the API checked
+    this already; a role calling it again is a guard, not the first line).
+    """
+    section = configuration.get(role.config_section) or {}
+    if not isinstance(section, Mapping):
+        raise ValueError(f"configuration section {role.config_section!r} must be an object "
+                         f"of settings, not {section!r}")
+    values = {name: s.default for name, s in role.settings.items() if s.default is not None}
+    for key, value in section.items():
+        setting = role.settings.get(key)
+        if setting is None:
+            continue  # another role of the same section understands it
+        try:
+            values[key] = setting.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{role.config_section}.{key} {exc}") from None
+    return values
+
+
+_FAILURE_LINE = re.compile(r"ERROR|FATAL|Exception|Error\b|error:|panic|fatal", re.IGNORECASE)
+_STACK_FRAME = re.compile(r"^\s+(at |\.\.\. \d+ more)")
+
+
+def failure_excerpt(log: str, limit: int = 6) -> str:
+    """The lines of a log tail that say why a process failed.
+
+    A JVM's last lines are mostly stack frames ("at ..."); what the operator needs is the
+    exception and error lines above them, so keep those (the last ``limit``), or the last
+    plain lines when nothing looks like an error.
+    """
+    lines = [line.rstrip() for line in log.splitlines()
+             if line.strip() and not _STACK_FRAME.match(line)]
+    errors = [line for line in lines if _FAILURE_LINE.search(line)]
+    chosen = list(dict.fromkeys(errors or lines))[-limit:]
+    return "\n".join(chosen)[-2000:] if chosen else "(no log)"
+
+
 @dataclass(frozen=True)
 class RoleContext:
     cluster: str
@@ -47,6 +137,13 @@ class Role(Protocol):
     name: str
     provides: frozenset[str]
     requires: frozenset[str]
+    # optional services: waited for when a role of the cluster provides them
+    uses: frozenset[str]
+    # the configuration section this role reads, and the keys it understands there
+    config_section: str
+    settings: Mapping[str, Setting]
+    # what the role runs, for the catalog: e.g. "Apache ZooKeeper from Debian's zookeeper"
+    summary: str
 
     def unsupported_reason(self) -> str | None:
         """Why this role cannot run on this machine (missing software), or None."""

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from ndovu.errors import NodeBootstrapError
-from ndovu.roles.base import Health, Member, RoleContext
+from ndovu.roles.base import (
+    Health,
+    Member,
+    RoleContext,
+    Setting,
+    failure_excerpt,
+    resolve_settings,
+)
 
 SERVICE = "zookeeper"
 CLIENT_PORT = 2181
@@ -31,13 +38,24 @@ ZOOKEEPER_JAR = JAVA_DIR / "zookeeper.jar"
 LOGGING_JARS = (JAVA_DIR / "slf4j-log4j12.jar", JAVA_DIR / "log4j-1.2.jar")
 MAIN_CLASS = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 
-# zoo.cfg settings a cluster spec may set; everything else is ndovu's wiring
-TUNABLE_SETTINGS = ("tickTime", "initLimit", "syncLimit", "maxClientCnxns",
-                    "autopurge.snapRetainCount", "autopurge.purgeInterval")
-DEFAULT_SETTINGS = {"tickTime": 2000, "initLimit": 10, "syncLimit": 5}
-MANAGED_SETTINGS = frozenset({"dataDir", "dataLogDir", "clientPort", "clientPortAddress",
-                              "quorumListenOnAllIPs", "admin.enableServer",
-                              "4lw.commands.whitelist", "standaloneEnabled", "myid"})
+# zoo.cfg settings a cluster's configuration may set (section "zookeeper"); everything
+# else in zoo.cfg is ndovu's wiring
+SETTINGS = {s.name: s for s in (
+    Setting("tickTime", "int", "the basic time unit in milliseconds", 2000, minimum=1),
+    Setting("initLimit", "int", "ticks a follower may take to connect and sync to the "
+            "leader", 10, minimum=1),
+    Setting("syncLimit", "int", "ticks a follower may lag behind the leader", 5, minimum=1),
+    Setting("maxClientCnxns", "int", "concurrent connections from one client address "
+            "(0: unlimited)", minimum=0),
+    Setting("minSessionTimeout", "int", "the shortest client session timeout the server "
+            "grants, in milliseconds (default 2 ticks)", minimum=1),
+    Setting("maxSessionTimeout", "int", "the longest client session timeout the server "
+            "grants, in milliseconds (default 20 ticks); lower it for faster failover of "
+            "clients that hold ephemeral nodes, such as Spark masters", minimum=1),
+    Setting("autopurge.snapRetainCount", "int", "snapshots kept by autopurge", minimum=3),
+    Setting("autopurge.purgeInterval", "int", "hours between autopurge runs (0: off)",
+            minimum=0),
+)}
 
 LOG4J_PROPERTIES = """\
 # written by ndovu: one plain file, appended to (the JVM's own output goes there too)
@@ -51,7 +69,6 @@ log4j.appender.FILE.layout.ConversionPattern=%d{ISO8601} - %-5p [%t:%C{1}@%L] - 
 
 _MODE = re.compile(r"^Mode:\s*(\S+)", re.MULTILINE)
 _NOT_SERVING = "This ZooKeeper instance is not currently serving requests"
-_POSITIVE_INT = re.compile(r"^[1-9][0-9]*$")
 
 
 def _java() -> str | None:
@@ -82,8 +99,12 @@ def _ask(address: str, command: bytes, timeout: float = 2.0) -> str:
 
 class ZooKeeperRole:
     name = "zookeeper"
+    summary = "an Apache ZooKeeper ensemble member (Debian's zookeeper package)"
     provides = frozenset({"zookeeper"})
     requires: frozenset[str] = frozenset()
+    uses: frozenset[str] = frozenset()
+    config_section = "zookeeper"
+    settings = SETTINGS
 
     def unsupported_reason(self) -> str | None:
         if _java() is None:
@@ -108,27 +129,11 @@ class ZooKeeperRole:
             f"node {ctx.node.name} is not among the zookeeper members of cluster "
             f"{ctx.cluster}", node=ctx.node.name, role=self.name)
 
-    def _settings(self, ctx: RoleContext) -> dict[str, int]:
-        settings: dict[str, int] = dict(DEFAULT_SETTINGS)
-        for key, value in ctx.configuration.items():
-            if key in MANAGED_SETTINGS or key.startswith("server."):
-                raise NodeBootstrapError(
-                    f"zookeeper setting {key} is managed by ndovu and cannot be set; "
-                    f"settable: {', '.join(TUNABLE_SETTINGS)}",
-                    node=ctx.node.name, role=self.name)
-            if key not in TUNABLE_SETTINGS:
-                continue  # the configuration may hold other roles' settings
-            settings[key] = self._positive_int(ctx, key, value)
-        return settings
-
-    def _positive_int(self, ctx: RoleContext, key: str, value: Any) -> int:
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-        if isinstance(value, str) and _POSITIVE_INT.match(value.strip()):
-            return int(value)
-        raise NodeBootstrapError(
-            f"zookeeper setting {key} must be a positive integer, not {value!r}",
-            node=ctx.node.name, role=self.name)
+    def _settings(self, ctx: RoleContext) -> dict[str, Any]:
+        try:
+            return resolve_settings(self, ctx.configuration)
+        except ValueError as exc:
+            raise NodeBootstrapError(str(exc), node=ctx.node.name, role=self.name) from None
 
     def render_config(self, ctx: RoleContext) -> str:
         members = self._members(ctx)
@@ -200,10 +205,9 @@ class ZooKeeperRole:
         transport = ctx.transport
         address = ctx.node.address
         if not transport.service_running(SERVICE):
-            tail = transport.service_log_tail(SERVICE, 8).strip()
-            detail = tail[-1500:] if tail else "(no log)"
+            detail = failure_excerpt(transport.service_log_tail(SERVICE, 200))
             # waiting cannot bring an exited process back: tell the engine to fail now
-            return Health(False, f"zookeeper process is not running; last log lines: "
+            return Health(False, f"zookeeper process is not running; its log says: "
                                  f"{detail}", failed=True)
         try:
             answer = _ask(address, b"srvr")

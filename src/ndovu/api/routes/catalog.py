@@ -16,7 +16,8 @@ def _range(r: Any) -> dict[str, Any] | None:
     return None if r is None else {"default": r.default, "min": r.minimum, "max": r.maximum}
 
 
-def type_read(t: Any) -> dict[str, Any]:
+def type_read(t: Any, ctx: ApiContext) -> dict[str, Any]:
+    support = ctx.role_support(t.roles)
     return {
         "name": t.name,
         "type": t.display_type,
@@ -27,6 +28,12 @@ def type_read(t: Any) -> dict[str, Any]:
         "distro": (t.distro or {}).get("name"),
         "description": t.description,
         "roles": list(t.roles),
+        "runsOn": support["runsOn"],
+        "runnableHere": support["runnableHere"],
+        "provider": support["provider"],
+        "notRunnableReason": support["reason"],
+        "roleDetails": support["roleDetails"],
+        "configuration": t.spec.configuration,
         "nodeGroups": [{
             "name": g.name,
             "roles": list(g.roles),
@@ -38,17 +45,19 @@ def type_read(t: Any) -> dict[str, Any]:
             "storage": {"types": list(g.storage.type.options),
                         "sizeGB": _range(g.storage.size_gb)},
             "haFlag": g.ha_flag,
+            "description": g.description,
+            "configuration": g.configuration,
         } for g in t.spec.groups],
     }
 
 
 @router.get("", response_model=CatalogRead)
 def list_types(ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
-    return {"types": [type_read(t) for t in ctx.catalog.types()],
+    return {"types": [type_read(t, ctx) for t in ctx.catalog.types()],
             "problems": [{"path": p.path, "field": p.field, "message": p.message}
                          for p in ctx.catalog.problems]}
 
 
 @router.get("/{name}", response_model=CatalogTypeRead)
 def show_type(name: str, ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
-    return type_read(ctx.catalog.get(name))
+    return type_read(ctx.catalog.get(name), ctx)

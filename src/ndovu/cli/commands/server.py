@@ -18,6 +18,11 @@ def server(
     state_dir: Annotated[Path | None, typer.Option(
         "--state-dir", file_okay=False,
         help="Directory for the database and the local nodes.")] = None,
+    catalog_dir: Annotated[list[Path] | None, typer.Option(
+        "--catalog-dir", exists=True, file_okay=False,
+        help="A catalog folder in BDE's layout (specs/map, distros/manifest, spec files); "
+             "repeat for several. Its types are offered beside the built-in ones "
+             "[default: from config].")] = None,
     config: Annotated[Path | None, typer.Option(
         "--config", exists=True, dir_okay=False,
         help="TOML configuration file [default: $NDOVU_CONFIG].")] = None,
@@ -34,7 +39,7 @@ def server(
 
     try:
         settings = load_settings(config_file=config, host=host, port=port,
-                                 state_dir=state_dir)
+                                 state_dir=state_dir, catalog_dirs=catalog_dir or None)
         run(settings)
     except NdovuError as exc:
         print_error(exc, json_output=False)
