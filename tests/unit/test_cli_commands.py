@@ -120,6 +120,33 @@ def test_bad_instances_syntax_is_a_usage_error_naming_the_form(fake_api, run, ba
     assert fake_api.requests == []
 
 
+def test_create_sends_configuration_from_json_and_set_against_fake_api(fake_api, run) -> None:
+    fake_api.add("POST", "/v1/clusters", (202, fake.operation(status="STARTING")))
+    result = run("cluster", "create", "sp", "-t", "spark", "--no-wait", "--json",
+                 "--configuration", '{"spark": {"worker.cores": 2, "worker.memory": "2g"}}',
+                 "--set", "spark.worker.cores=3",
+                 "--set", "zookeeper.autopurge.purgeInterval=1",
+                 "--url", fake_api.url)
+    assert result.exit_code == 0, result.output
+    [body] = fake_api.calls("POST", "/v1/clusters")
+    assert body["configuration"] == {
+        "spark": {"worker.cores": "3", "worker.memory": "2g"},
+        "zookeeper": {"autopurge.purgeInterval": "1"}}
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--set", "tickTime=3000"], "SECTION.KEY=VALUE"),
+    (["--set", "zookeeper.tickTime"], "SECTION.KEY=VALUE"),
+    (["--configuration", "{tickTime: 1}"], "not valid JSON"),
+    (["--configuration", '{"tickTime": 1}'], "object of sections"),
+])
+def test_bad_configuration_is_a_usage_error(fake_api, run, args, words) -> None:
+    result = run("cluster", "create", "zk", "-t", "zookeeper", *args, "--url", fake_api.url)
+    assert result.exit_code == 2, result.output
+    assert words in result.output
+    assert fake_api.requests == []
+
+
 def test_bad_instance_type_syntax_is_a_usage_error(fake_api, run) -> None:
     result = run("cluster", "create", "zk", "-t", "zookeeper", "--instance-type", "SMALL",
                  "--url", fake_api.url)

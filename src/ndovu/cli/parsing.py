@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 import typer
 
@@ -43,4 +45,36 @@ def check_instances(values: list[str] | None) -> list[str] | None:
 def check_instance_types(values: list[str] | None) -> list[str] | None:
     """Typer callback: reject bad ``--instance-type`` before anything is sent."""
     parse_instance_types(values)
+    return values
+
+
+def parse_settings(values: list[str] | None, configuration: str | None) -> dict[str, Any]:
+    """``--configuration JSON`` then ``--set SECTION.KEY=VALUE`` (which wins) → the
+    configuration body, e.g. ``spark.worker.cores=2`` → ``{"spark": {"worker.cores": "2"}}``.
+    Values stay strings; the server knows each key's type and converts or refuses."""
+    merged: dict[str, Any] = {}
+    if configuration:
+        try:
+            loaded = json.loads(configuration)
+        except json.JSONDecodeError as exc:
+            raise typer.BadParameter(f"--configuration is not valid JSON: {exc.msg} at "
+                                     f"column {exc.colno}") from None
+        if not isinstance(loaded, dict) or not all(isinstance(v, dict)
+                                                   for v in loaded.values()):
+            raise typer.BadParameter('--configuration must be a JSON object of sections, '
+                                     'e.g. \'{"spark": {"worker.cores": 2}}\'')
+        merged = {k: dict(v) for k, v in loaded.items()}
+    for raw in values or []:
+        key, sep, value = raw.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot or not section or not name:
+            raise typer.BadParameter(
+                f"expected SECTION.KEY=VALUE (e.g. zookeeper.tickTime=3000), got {raw!r}")
+        merged.setdefault(section, {})[name] = value.strip()
+    return merged
+
+
+def check_settings(values: list[str] | None) -> list[str] | None:
+    """Typer callback: reject a bad ``--set`` before anything is sent."""
+    parse_settings(values, None)
     return values

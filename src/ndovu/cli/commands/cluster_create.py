@@ -13,13 +13,15 @@ from ndovu.cli.output import reporting_errors
 from ndovu.cli.parsing import (
     check_instance_types,
     check_instances,
+    check_settings,
     parse_instance_types,
     parse_instances,
+    parse_settings,
 )
 
 
 def create_body(name: str, cluster_type: str, counts: dict[str, int],
-                types: dict[str, str]) -> Json:
+                types: dict[str, str], configuration: Json | None = None) -> Json:
     """The POST /v1/clusters body; only the groups and fields the user named are sent."""
     body: Json = {"name": name, "type": cluster_type}
     groups: list[Json] = []
@@ -32,6 +34,8 @@ def create_body(name: str, cluster_type: str, counts: dict[str, int],
         groups.append(entry)
     if groups:
         body["nodeGroups"] = groups
+    if configuration:
+        body["configuration"] = configuration
     return body
 
 
@@ -45,6 +49,14 @@ def create(
     instance_types: Annotated[list[str] | None, typer.Option(
         "--instance-type", metavar="GROUP=TYPE", callback=check_instance_types,
         help="Instance type (SMALL, MEDIUM, …) of a node group; repeatable.")] = None,
+    settings: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="SECTION.KEY=VALUE", callback=check_settings,
+        help="A configuration setting, e.g. spark.worker.cores=2 (see `ndovu catalog show "
+             "TYPE` for the keys); repeatable.")] = None,
+    configuration: Annotated[str | None, typer.Option(
+        "--configuration", metavar="JSON",
+        help='The configuration as JSON, e.g. \'{"zookeeper": {"tickTime": 3000}}\'; '
+             "--set wins over it.")] = None,
     no_wait: NoWaitOption = False,
     json_output: JsonOption = False,
     timeout: TimeoutOption = DEFAULT_WAIT_TIMEOUT_S,
@@ -52,7 +64,8 @@ def create(
 ) -> None:
     """Create a cluster and follow it until it runs (or fails)."""
     body = create_body(name, cluster_type, parse_instances(instances),
-                       parse_instance_types(instance_types))
+                       parse_instance_types(instance_types),
+                       parse_settings(settings, configuration))
     with reporting_errors(json_output=json_output), ApiClient(url) as client:
         accepted = client.create_cluster(body)
         handle_accepted(client, accepted, name=name, verb="Creating",
