@@ -66,7 +66,7 @@ def _nothing_changed(client: TestClient, tmp_path: Path) -> None:
         {"name": "zookeeper", "configuration": {"zookeeper": {"initLimit": 0}}}]}, 422,
      "nodeGroups[0].configuration.zookeeper.initLimit", "at least 1"),
     # a type whose roles ndovu does not implement: refused with the reason, never started
-    ({"name": "m", "type": "mesos"}, 422, "nodeGroups[0].roles", "cannot run on the local"),
+    ({"name": "m", "type": "mesos"}, 422, "nodeGroups[1].roles", "cannot run on the local"),
 ])
 def test_bad_create_is_refused_and_changes_nothing(client: TestClient, tmp_path: Path,
                                                    body: dict, status: int, field: str,

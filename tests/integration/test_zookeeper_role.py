@@ -109,7 +109,7 @@ def test_three_member_ensemble(provider: LocalProvider) -> None:
         assert node_processes(Path(ctx.transport.path("conf")).parent) == []
         health = ROLE.health(ctx)
         assert not health.ok and health.failed
-        assert health.message.startswith("zookeeper process is not running; last log lines:")
+        assert health.message.startswith("zookeeper process is not running; its log says:")
         assert "(no log)" not in health.message
         ROLE.stop(ctx)  # idempotent
 

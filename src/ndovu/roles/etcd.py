@@ -1,0 +1,255 @@
+"""The etcd role: one cluster member per node, from Debian's `etcd-server` package.
+
+Every listener binds the node's own address: the client port (2379) and the peer port
+(2380); etcd opens no other listener unless asked to (no metrics URL, no pprof), so several
+members run on one machine. etcd logs JSON lines (zap) to stderr, which the transport
+appends to logs/etcd.log in the node.
+
+Members are named after their nodes and form the cluster from ``ctx.members["etcd"]``
+with ``--initial-cluster-state new``. Once a member's data dir holds its WAL, etcd
+ignores the initial-cluster flags and rejoins with the identity stored there, so a
+restarted node starts from the same argv.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shlex
+import shutil
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+from ndovu.errors import NodeBootstrapError
+from ndovu.roles.base import (
+    Health,
+    Member,
+    RoleContext,
+    Setting,
+    failure_excerpt,
+    resolve_settings,
+)
+
+SERVICE = "etcd"
+CLIENT_PORT = 2379
+PEER_PORT = 2380
+HEALTH_TIMEOUT = 2.0
+DEFAULT_ELECTION_TIMEOUT_MS = 1000
+
+# etcd flags a cluster's configuration may set (section "etcd"); every other flag is
+# ndovu's wiring
+SETTINGS = {s.name: s for s in (
+    Setting("heartbeat-interval", "int", "milliseconds between the leader's heartbeats",
+            100, minimum=1),
+    Setting("election-timeout", "int", "milliseconds a follower waits without a heartbeat "
+            "before it calls an election; at least 5 times heartbeat-interval",
+            DEFAULT_ELECTION_TIMEOUT_MS, minimum=1),
+    Setting("snapshot-count", "int", "committed transactions between two snapshots to disk",
+            minimum=1),
+    Setting("quota-backend-bytes", "int", "size of the backend database in bytes at which "
+            "the member raises a space alarm and refuses writes (0: etcd's 2 GiB default)",
+            minimum=0),
+    Setting("auto-compaction-mode", "string", "how auto-compaction-retention is read: "
+            "'periodic' (a duration) or 'revision' (a number of revisions)",
+            choices=("periodic", "revision")),
+    Setting("auto-compaction-retention", "string", "history kept by auto-compaction, e.g. "
+            "'1h' or '1000' depending on auto-compaction-mode ('0': off)"),
+    Setting("max-request-bytes", "int", "the largest client request the member accepts, "
+            "in bytes", minimum=1),
+    Setting("max-txn-ops", "int", "the most operations one transaction may hold", minimum=1),
+    Setting("pre-vote", "bool", "whether a member checks it could win before it disrupts "
+            "the cluster with an election"),
+)}
+
+
+def _etcd() -> str | None:
+    return shutil.which("etcd")
+
+
+def _port_in_use(address: str, port: int) -> bool:
+    """Whether something accepts connections on address:port (refused means free)."""
+    try:
+        with socket.create_connection((address, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _get_health(address: str, timeout: float = HEALTH_TIMEOUT) -> tuple[int, str]:
+    # http.client rather than httpx: no proxy settings from the server's environment
+    # may route a loopback health check elsewhere
+    connection = http.client.HTTPConnection(address, CLIENT_PORT, timeout=timeout)
+    try:
+        connection.request("GET", "/health")
+        response = connection.getresponse()
+        return response.status, response.read(4096).decode("utf-8", errors="replace")
+    finally:
+        connection.close()
+
+
+def _readable(log: str) -> str:
+    """etcd's zap JSON lines as "level: msg: error" text; other lines (a Go panic) as is."""
+    lines = []
+    for line in log.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            entry = None
+        if not isinstance(entry, dict) or "msg" not in entry:
+            lines.append(line)
+            continue
+        words = [str(entry.get("level", "log")), str(entry["msg"])]
+        if entry.get("error"):
+            words.append(str(entry["error"]))
+        lines.append(": ".join(words))
+    return "\n".join(lines)
+
+
+def _token(cluster: str) -> str:
+    # cluster names are unique on a server: members of two clusters never take each
+    # other's peers for their own, even if one cluster's member list were wrong
+    return f"ndovu-{cluster}"
+
+
+class EtcdRole:
+    name = "etcd"
+    summary = "an etcd cluster member (Debian's etcd-server package)"
+    provides = frozenset({"etcd"})
+    requires: frozenset[str] = frozenset()
+    uses: frozenset[str] = frozenset()
+    config_section = "etcd"
+    settings = SETTINGS
+
+    def unsupported_reason(self) -> str | None:
+        if _etcd() is None:
+            return ("etcd needs the etcd server binary and none is on PATH; install it with "
+                    "`apt-get install etcd-server etcd-client`")
+        return None
+
+    # -- configuration ------------------------------------------------------------
+
+    def _members(self, ctx: RoleContext) -> tuple[Member, ...]:
+        return tuple(ctx.members.get(self.name, ()))
+
+    def _settings(self, ctx: RoleContext) -> dict[str, Any]:
+        try:
+            return resolve_settings(self, ctx.configuration)
+        except ValueError as exc:
+            raise NodeBootstrapError(str(exc), node=ctx.node.name, role=self.name) from None
+
+    def command(self, ctx: RoleContext) -> list[str]:
+        """The etcd argv of this node: its settings, then ndovu's wiring."""
+        members = self._members(ctx)
+        if ctx.node.name not in {m.name for m in members}:
+            raise NodeBootstrapError(
+                f"node {ctx.node.name} is not among the etcd members of cluster "
+                f"{ctx.cluster}", node=ctx.node.name, role=self.name)
+        argv = [_etcd() or "etcd"]
+        for key, value in self._settings(ctx).items():
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            argv.append(f"--{key}={text}")
+        address = ctx.node.address
+        peer_url = f"http://{address}:{PEER_PORT}"
+        client_url = f"http://{address}:{CLIENT_PORT}"
+        argv += [
+            f"--name={ctx.node.name}",
+            f"--data-dir={ctx.transport.path('data')}",
+            # each listener on the node's own address only: members share one machine
+            f"--listen-peer-urls={peer_url}",
+            f"--initial-advertise-peer-urls={peer_url}",
+            f"--listen-client-urls={client_url}",
+            f"--advertise-client-urls={client_url}",
+            "--initial-cluster=" + ",".join(f"{m.name}=http://{m.address}:{PEER_PORT}"
+                                            for m in members),
+            # ignored once data/member exists: a restarted member rejoins from its WAL
+            "--initial-cluster-state=new",
+            f"--initial-cluster-token={_token(ctx.cluster)}",
+            # zap's JSON lines on stderr, which the transport appends to logs/etcd.log
+            "--logger=zap",
+            "--log-outputs=stderr",
+        ]
+        return argv
+
+    def configure(self, ctx: RoleContext) -> None:
+        argv = self.command(ctx)
+        # for operators: the command line the node runs, one shell-quoted word a line.
+        # The data dir is left to etcd, which creates it with the 0700 it insists on.
+        ctx.transport.write_file("conf/etcd.args",
+                                 "".join(f"{shlex.quote(a)}\n" for a in argv))
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def start(self, ctx: RoleContext) -> None:
+        transport = ctx.transport
+        node = ctx.node.name
+        reason = self.unsupported_reason()
+        if reason is not None:
+            raise NodeBootstrapError(reason, node=node, role=self.name)
+        if transport.service_running(SERVICE):
+            return
+        argv = self.command(ctx)
+        for port in (CLIENT_PORT, PEER_PORT):
+            if _port_in_use(ctx.node.address, port):
+                raise NodeBootstrapError(
+                    f"port {port} on {ctx.node.address} is already in use by another "
+                    "process", node=node, role=self.name, retryable=True)
+        try:
+            transport.start_service(SERVICE, argv)
+        except OSError as exc:
+            raise NodeBootstrapError(f"could not start etcd on {node}: {exc}",
+                                     node=node, role=self.name) from exc
+
+    def stop_timeout(self, ctx: RoleContext) -> float:
+        """Seconds a member may take to exit on SIGTERM before it is killed."""
+        try:
+            election_ms = self._settings(ctx).get("election-timeout",
+                                                  DEFAULT_ELECTION_TIMEOUT_MS)
+        except NodeBootstrapError:
+            election_ms = DEFAULT_ELECTION_TIMEOUT_MS  # a stop must never fail on config
+        # a leader first hands leadership over; when its peers are gone already, etcd
+        # gives that up after 5 s plus two election timeouts (7 s by default)
+        return 5.0 + 2 * election_ms / 1000 + 3.0
+
+    def stop(self, ctx: RoleContext) -> None:
+        ctx.transport.stop_service(SERVICE, timeout=self.stop_timeout(ctx))
+
+    def health(self, ctx: RoleContext) -> Health:
+        transport = ctx.transport
+        address = ctx.node.address
+        if not transport.service_running(SERVICE):
+            detail = failure_excerpt(_readable(transport.service_log_tail(SERVICE, 200)))
+            # waiting cannot bring an exited process back: tell the engine to fail now
+            return Health(False, f"etcd process is not running; its log says: {detail}",
+                          failed=True)
+        where = f"{address}:{CLIENT_PORT}"
+        try:
+            status, body = _get_health(address)
+        except ConnectionRefusedError:
+            return Health(False, f"connection refused on {where}")
+        except TimeoutError:
+            # etcd accepts connections before it serves them: it answers once it joined
+            # a cluster with a quorum
+            return Health(False, f"no answer from {where}/health within "
+                                 f"{HEALTH_TIMEOUT:g} s (waiting for a quorum of members?)")
+        except (OSError, http.client.HTTPException) as exc:
+            return Health(False, f"cannot reach {where}: {exc}")
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            answer = None
+        if isinstance(answer, dict) and answer.get("health") == "true":
+            return Health(True, "healthy")
+        # etcd 3.4 gives no reason (3.5 does): say what makes it answer "false"
+        reason = (answer.get("reason") if isinstance(answer, dict) else None) or (
+            "it has no leader (no quorum), an alarm such as NOSPACE is raised, or a read "
+            "through raft failed")
+        return Health(False, f"etcd on {where} answers unhealthy (HTTP {status} "
+                             f"{body.strip()[:200]}): {reason}")
+
+    def endpoints(self, cluster: str,
+                  members: Mapping[str, tuple[Member, ...]]) -> dict[str, str]:
+        nodes = members.get(self.name, ())
+        if not nodes:
+            return {}
+        return {"etcd": ",".join(f"http://{m.address}:{CLIENT_PORT}" for m in nodes)}
