@@ -112,7 +112,19 @@ def test_two_clusters_never_share_an_address(server: Server) -> None:
     assert processes_under(server.state_dir, ZK) == []
 
 
-def test_failing_role_reports_the_node_and_its_error(server: Server) -> None:
+@pytest.fixture
+def fresh_subnet_server(tmp_path: Path):
+    """A subnet no other test touches: no TIME_WAIT sockets of earlier health checks may
+    hold the port this test binds."""
+    srv = Server(tmp_path / "state", subnet="127.59.0.0/16").start()
+    yield srv
+    srv.stop()
+    for pid in processes_under(srv.state_dir):
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def test_failing_role_reports_the_node_and_its_error(fresh_subnet_server: Server) -> None:
     """Port 2181 taken on one node's address: that node ends BOOTSTRAP_FAILED with the
     role's own error text, the cluster PROVISION_ERROR and the operation FAILED naming the
     node; no silent hang.
@@ -120,7 +132,8 @@ def test_failing_role_reports_the_node_and_its_error(server: Server) -> None:
     The socket is bound without listening: the local provider only skips addresses with
     listeners, so it hands this address out, and ZooKeeper's own bind then fails.
     """
-    taken = "127.61.0.2"
+    server = fresh_subnet_server
+    taken = "127.59.0.2"
     blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         blocker.bind((taken, 2181))
