@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ndovu.roles.spark import SparkMasterRole, spark_home
-from tests.helpers import Server, wait_operation, wait_until
+from ndovu.roles.spark import SparkMasterRole
+from tests.helpers import Server, kill_all, listening_sockets, node_pids, wait_operation, wait_until
+from tests.spark_jobs import finish_job, start_job
 
 pytestmark = pytest.mark.integration
 
@@ -24,90 +20,7 @@ SUBNET = "127.67.0.0/16"
 # the job's driver: an address of the subnet the provider hands out last, if ever
 DRIVER_ADDRESS = "127.67.255.254"
 
-JOB = """\
-import json, os, sys, time
-from pyspark import SparkContext
 
-sc = SparkContext(appName=sys.argv[1])
-
-def where(_):
-    time.sleep(0.2)  # long enough that no executor takes every task alone
-    return os.environ.get("SPARK_LOCAL_IP", "?")  # the worker's address, inherited
-
-hosts = sorted(set(sc.parallelize(range(40), 20).map(where).collect()))
-total = sc.parallelize(range(1, 1001), 10).sum()
-print("NDOVU-RESULT " + json.dumps({"hosts": hosts, "sum": total}), flush=True)
-# hold the executors alive until the test has looked at their sockets (bounded)
-open("held", "w").close()
-deadline = time.monotonic() + 120
-while not os.path.exists("go") and time.monotonic() < deadline:
-    time.sleep(0.1)
-sc.stop()
-"""
-
-
-def node_pids(state_dir: Path) -> list[int]:
-    """Live processes of any node of this server (every one carries NDOVU_NODE_ROOT)."""
-    prefix = f"NDOVU_NODE_ROOT={state_dir.resolve()}/".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if state != "Z" and any(v.startswith(prefix) for v in environ):
-            found.append(int(entry.name))
-    return found
-
-
-def kill_all(state_dir: Path) -> None:
-    for pid in node_pids(state_dir):
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-
-
-def start_job(master: str, driver: str, tmp: Path, app: str) -> subprocess.Popen[str]:
-    """Start JOB through spark-submit in ``tmp``, with the driver bound to ``driver``."""
-    home = spark_home()
-    assert home is not None, "pyspark is not installed"
-    script = tmp / "job.py"
-    script.write_text(JOB)
-    conf_dir = tmp / "conf"  # empty: no spark-defaults.conf of the installation applies
-    conf_dir.mkdir(exist_ok=True)
-    argv = [str(home / "bin" / "spark-submit"), "--master", master,
-            "--driver-memory", "512m",
-            "--conf", f"spark.driver.host={driver}",
-            "--conf", f"spark.driver.bindAddress={driver}",
-            "--conf", "spark.executor.memory=512m",
-            "--conf", "spark.cores.max=2",
-            "--conf", "spark.ui.enabled=false",
-            # wait for both executors before scheduling, so both get tasks
-            "--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0",
-            str(script), app]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NDOVU_", "SPARK_"))}
-    env.update(SPARK_HOME=str(home), SPARK_CONF_DIR=str(conf_dir), SPARK_LOCAL_IP=driver,
-               PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
-    return subprocess.Popen(argv, env=env, cwd=tmp, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-
-
-def finish_job(process: subprocess.Popen[str], timeout: float = 240) -> dict:
-    """Wait for a job started by start_job; its result."""
-    try:
-        output, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(OSError):
-            os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate(timeout=30)
-        raise AssertionError(f"job did not finish within {timeout:.0f} s:\n"
-                             f"{output[-4000:]}") from None
-    results = [line for line in output.splitlines() if line.startswith("NDOVU-RESULT ")]
-    assert process.returncode == 0 and results, (
-        f"job failed (exit {process.returncode}):\n{output[-4000:]}")
-    return json.loads(results[-1].removeprefix("NDOVU-RESULT "))
 
 
 def assert_own_addresses(state_dir: Path, addresses: dict[str, str]) -> int:
@@ -123,29 +36,6 @@ def assert_own_addresses(state_dir: Path, addresses: dict[str, str]) -> int:
         sockets = [s for pid in pids for s in listening_sockets(pid)]
         assert sockets and {a for a, _ in sockets} == {addresses[name]}, (name, sockets)
     return sum(len(pids) for pids in by_node.values())
-
-
-def listening_sockets(pid: int) -> list[tuple[str, int]]:
-    """(address, port) of the TCP sockets ``pid`` listens on."""
-    inodes = set()
-    with contextlib.suppress(OSError):
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            with contextlib.suppress(OSError):
-                target = os.readlink(fd)
-                if target.startswith("socket:["):
-                    inodes.add(target[8:-1])
-    found = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for row in Path(table).read_text().splitlines()[1:]:
-            fields = row.split()
-            if fields[3] != "0A" or fields[9] not in inodes:  # 0A: LISTEN
-                continue
-            hex_address, hex_port = fields[1].split(":")
-            raw = bytes.fromhex(hex_address)
-            if len(raw) == 16:  # an IPv4-mapped IPv6 address keeps IPv4 in its last word
-                raw = raw[12:]
-            found.append((".".join(str(b) for b in reversed(raw)), int(hex_port, 16)))
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -217,7 +107,7 @@ def test_create_run_job_delete(server: Server, tmp_path: Path) -> None:
     assert state["status"] == "ALIVE" and state["aliveworkers"] == 2
 
     began = time.monotonic()
-    job = start_job(endpoints["spark"], DRIVER_ADDRESS, tmp_path, "ndovu-e2e")
+    job = start_job(endpoints["spark"], DRIVER_ADDRESS, tmp_path, "ndovu-e2e", hold=True)
     try:
         wait_until(lambda: (tmp_path / "held").exists() or job.poll() is not None,
                    timeout=240, what="the job's tasks to finish")

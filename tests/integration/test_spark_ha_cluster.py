@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,85 +13,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ndovu.roles.spark import SparkMasterRole, spark_home
-from tests.helpers import Server, wait_operation, wait_until
+from ndovu.roles.spark import SparkMasterRole
+from tests.helpers import Server, node_pids, wait_operation, wait_until
+from tests.spark_jobs import submit
 
 pytestmark = pytest.mark.integration
 
 SUBNET = "127.68.0.0/16"
 DRIVER_ADDRESS = "127.68.255.254"
 MASTERS = ["master-0", "master-1"]
-
-JOB = """\
-import json, os, sys, time
-from pyspark import SparkContext
-
-sc = SparkContext(appName=sys.argv[1])
-
-def where(_):
-    time.sleep(0.2)  # long enough that no executor takes every task alone
-    return os.environ.get("SPARK_LOCAL_IP", "?")  # the worker's address, inherited
-
-hosts = sorted(set(sc.parallelize(range(40), 20).map(where).collect()))
-total = sc.parallelize(range(1, 1001), 10).sum()
-print("NDOVU-RESULT " + json.dumps({"hosts": hosts, "sum": total}), flush=True)
-sc.stop()
-"""
-
-
-def node_pids(state_dir: Path) -> list[int]:
-    """Live processes of any node of this server (every one carries NDOVU_NODE_ROOT)."""
-    prefix = f"NDOVU_NODE_ROOT={state_dir.resolve()}/".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if state != "Z" and any(v.startswith(prefix) for v in environ):
-            found.append(int(entry.name))
-    return found
-
-
-def submit(master: str, driver: str, tmp: Path, app: str, timeout: float = 240) -> dict:
-    """Run JOB through spark-submit with the driver bound to ``driver``; its result."""
-    home = spark_home()
-    assert home is not None, "pyspark is not installed"
-    script = tmp / "job.py"
-    script.write_text(JOB)
-    conf_dir = tmp / "conf"  # empty: no spark-defaults.conf of the installation applies
-    conf_dir.mkdir(exist_ok=True)
-    argv = [str(home / "bin" / "spark-submit"), "--master", master,
-            "--driver-memory", "512m",
-            "--conf", f"spark.driver.host={driver}",
-            "--conf", f"spark.driver.bindAddress={driver}",
-            "--conf", "spark.executor.memory=512m",
-            "--conf", "spark.cores.max=2",
-            "--conf", "spark.ui.enabled=false",
-            # wait for both executors before scheduling, so both get tasks
-            "--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0",
-            str(script), app]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NDOVU_", "SPARK_"))}
-    env.update(SPARK_HOME=str(home), SPARK_CONF_DIR=str(conf_dir), SPARK_LOCAL_IP=driver,
-               PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
-    process = subprocess.Popen(argv, env=env, cwd=tmp, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        output, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(OSError):
-            os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate(timeout=30)
-        raise AssertionError(f"job did not finish within {timeout:.0f} s:\n"
-                             f"{output[-4000:]}") from None
-    results = [line for line in output.splitlines() if line.startswith("NDOVU-RESULT ")]
-    assert process.returncode == 0 and results, (
-        f"job failed (exit {process.returncode}):\n{output[-4000:]}")
-    return json.loads(results[-1].removeprefix("NDOVU-RESULT "))
-
 
 def master_status(address: str) -> str | None:
     try:
