@@ -34,6 +34,12 @@ else
     healthy || { echo "ndovu server did not answer within 60 s; see $NDOVU_STATE_DIR/server.log" >&2; exit 1; }
 fi
 
+# the first start made user 'admin' and wrote its password to a file only we can read;
+# the token goes to ~/.config/ndovu/credentials.json (0600)
+if ! .venv/bin/ndovu cluster list --json >/dev/null 2>&1; then
+    .venv/bin/ndovu login --user admin --password-file "$NDOVU_STATE_DIR/initial-admin-password"
+fi
+
 if .venv/bin/ndovu cluster show "$CLUSTER" --json >/dev/null 2>&1; then
     echo "cluster $CLUSTER already exists:"
     .venv/bin/ndovu cluster show "$CLUSTER"

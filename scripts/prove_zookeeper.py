@@ -10,10 +10,15 @@ import time
 import httpx
 from kazoo.client import KazooClient
 
+from ndovu.cli import credentials
+
 
 def main(cluster: str) -> int:
     url = os.environ.get("NDOVU_URL", "http://127.0.0.1:8470")
-    info = httpx.get(f"{url}/v1/clusters/{cluster}", timeout=10).raise_for_status().json()
+    # the token `ndovu login` kept (or NDOVU_TOKEN)
+    headers = {"Authorization": f"Bearer {credentials.token_for(url)}"}
+    info = httpx.get(f"{url}/v1/clusters/{cluster}", headers=headers,
+                     timeout=10).raise_for_status().json()
     if info["status"] != "RUNNING":
         print(f"cluster {cluster} is {info['status']}, not RUNNING", file=sys.stderr)
         return 1

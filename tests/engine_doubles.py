@@ -60,12 +60,21 @@ class MemoryTransport:
 
 @dataclass
 class MemoryProvider:
-    """Nodes in a dict; ``delay_s`` per call; ``fail`` maps node names to error texts."""
+    """Nodes in a dict; ``delay_s`` per call; ``fail`` maps node names to error texts.
+
+    It reports each node's size and can change it (``can_scale_nodes``), unless made
+    with ``can_scale_nodes=False``; a powered-off node runs nothing and keeps its files."""
 
     max_parallel: int = 4
     delay_s: float = 0.0
     fail: dict[str, str] = field(default_factory=dict)
     name: str = "memory"
+    can_scale_nodes: bool = True
+
+    @property
+    def scale_refusal(self) -> str | None:
+        return None if self.can_scale_nodes else (
+            "the memory provider was made unable to scale nodes for this test")
 
     def __post_init__(self) -> None:
         self.nodes: dict[str, NodeInfo] = {}
@@ -98,7 +107,9 @@ class MemoryProvider:
                     self._next += 1
                     self.nodes[request.name] = NodeInfo(
                         request.cluster, request.name, request.group, request.index,
-                        f"mem-{request.name}", address, True)
+                        f"mem-{request.name}", address, True,
+                        cpu=request.cpu if self.can_scale_nodes else None,
+                        memory_mb=request.memory_mb if self.can_scale_nodes else None)
                     self.transports[request.name] = MemoryTransport(address)
                 return self.nodes[request.name]
         finally:
@@ -121,10 +132,29 @@ class MemoryProvider:
             return self.nodes[name]
 
     def power_off(self, cluster: str, name: str) -> NodeInfo:
-        with self._lock:
-            info = self.nodes[name]
-            self.nodes[name] = NodeInfo(**{**info.__dict__, "powered_on": False})
-            return self.nodes[name]
+        self._enter("power_off", name)
+        try:
+            with self._lock:
+                info = self.nodes[name]
+                self.nodes[name] = NodeInfo(**{**info.__dict__, "powered_on": False})
+                self.transports[name].services.clear()  # nothing runs on a node that is off
+                return self.nodes[name]
+        finally:
+            self._leave()
+
+    def scale_node(self, cluster: str, name: str, cpu: int, memory_mb: int) -> NodeInfo:
+        if not self.can_scale_nodes:
+            raise ProviderError(self.scale_refusal or "", node=name)
+        self._enter("scale", name)
+        try:
+            time.sleep(self.delay_s)
+            with self._lock:
+                info = self.nodes[name]
+                self.nodes[name] = NodeInfo(**{**info.__dict__, "cpu": cpu,
+                                               "memory_mb": memory_mb, "powered_on": True})
+                return self.nodes[name]
+        finally:
+            self._leave()
 
     def list_nodes(self, cluster: str) -> list[NodeInfo]:
         with self._lock:
@@ -143,7 +173,8 @@ class ScriptedRole:
     """A role whose software is a service entry in a MemoryTransport.
 
     Healthy once started and ``checks_until_healthy`` health checks have been answered;
-    ``start_error`` / ``exit_message`` make it fail at start or after starting.
+    ``start_error`` / ``exit_message`` make it fail at start or after starting,
+    ``stop_error`` / ``decommission_error`` make those steps fail.
     """
 
     name: str
@@ -155,11 +186,21 @@ class ScriptedRole:
     checks_until_healthy: int = 1
     start_error: str | None = None
     exit_message: str | None = None
+    stop_error: str | None = None
+    decommission_error: str | None = None
+    # how many joining starts are refused for now (retryable), like etcd right after a
+    # change of membership
+    refuse_joins: int = 0
 
     def __post_init__(self) -> None:
         self.config_section = self.name
         self.checks: dict[str, int] = {}
         self.started_at: dict[str, float] = {}
+        # what the engine asked of this role, in order: (verb, node, joining) with verb
+        # "start", "stop" or "decommission"
+        self.log: list[tuple[str, str, bool]] = []
+        # decommission(node) -> the members it saw staying
+        self.decommissioned: dict[str, list[str]] = {}
         self._lock = threading.Lock()
 
     def unsupported_reason(self) -> str | None:
@@ -172,12 +213,31 @@ class ScriptedRole:
     def start(self, ctx: RoleContext) -> None:
         if self.start_error:
             raise NodeBootstrapError(self.start_error, node=ctx.node.name, role=self.name)
+        if ctx.joining and self.refuse_joins > 0:
+            with self._lock:
+                self.refuse_joins -= 1
+            raise NodeBootstrapError("the cluster is not ready to admit a member yet",
+                                     node=ctx.node.name, role=self.name, retryable=True)
         ctx.transport.start_service(self.name, [self.name])
         with self._lock:
             self.started_at.setdefault(ctx.node.name, time.monotonic())
+            self.log.append(("start", ctx.node.name, ctx.joining))
 
     def stop(self, ctx: RoleContext) -> None:
+        if self.stop_error:
+            raise NodeBootstrapError(self.stop_error, node=ctx.node.name, role=self.name)
         ctx.transport.stop_service(self.name)
+        with self._lock:
+            self.log.append(("stop", ctx.node.name, ctx.joining))
+
+    def decommission(self, ctx: RoleContext) -> None:
+        if self.decommission_error:
+            raise NodeBootstrapError(self.decommission_error, node=ctx.node.name,
+                                     role=self.name)
+        with self._lock:
+            self.log.append(("decommission", ctx.node.name, ctx.joining))
+            self.decommissioned[ctx.node.name] = [m.name for m in
+                                                  ctx.members.get(self.name, ())]
 
     def health(self, ctx: RoleContext) -> Health:
         if not ctx.transport.service_running(self.name):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -65,6 +66,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = state_dir / "server.log"
+        self._token: str | None = None
 
     def start(self) -> Server:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -98,8 +100,45 @@ class Server:
             self.proc.kill()
             self.proc.wait(10)
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30)
+    @property
+    def admin_password(self) -> str:
+        """The initial admin password the server wrote on its first start."""
+        return (self.state_dir / "initial-admin-password").read_text().strip()
+
+    @property
+    def token(self) -> str:
+        """A bearer token for the admin (one per Server, made on first use)."""
+        if self._token is None:
+            self._token = login(self.url, "admin", self.admin_password)
+        return self._token
+
+    def client(self, *, authenticated: bool = True) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.token}"} if authenticated else {}
+        return httpx.Client(base_url=self.url, timeout=30, headers=headers)
+
+    def cli_env(self) -> dict[str, str]:
+        """Environment for running the `ndovu` CLI against this server, logged in."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NDOVU_")}
+        env.update(NDOVU_URL=self.url, NDOVU_TOKEN=self.token, COLUMNS="200")
+        return env
+
+
+def login(url: str, user: str, password: str, client: Any = None) -> str:
+    """A bearer token from POST /v1/auth/tokens (``client``: e.g. a FastAPI TestClient)."""
+    body = {"username": user, "password": password}
+    if client is not None:
+        r = client.post("/v1/auth/tokens", json=body)
+    else:
+        r = httpx.post(f"{url}/v1/auth/tokens", json=body, timeout=30)
+    assert r.status_code == 201, r.text
+    return r.json()["token"]
+
+
+def authenticate_test_client(client: Any, state_dir: Path) -> Any:
+    """Log a FastAPI TestClient in as the initial admin; returns the same client."""
+    password = (state_dir / "initial-admin-password").read_text().strip()
+    client.headers["Authorization"] = f"Bearer {login('', 'admin', password, client)}"
+    return client
 
 
 def wait_operation(client: httpx.Client, op_id: int, timeout: float = 180) -> dict[str, Any]:
@@ -108,3 +147,49 @@ def wait_operation(client: httpx.Client, op_id: int, timeout: float = 180) -> di
         return op if op["status"] in {"COMPLETED", "FAILED", "ABANDONED"} else None
 
     return wait_until(done, timeout=timeout, what=f"operation {op_id} to finish", interval=0.3)
+
+
+def node_pids(state_dir: Path) -> list[int]:
+    """Live processes of any node of this server (every one carries NDOVU_NODE_ROOT)."""
+    prefix = f"NDOVU_NODE_ROOT={state_dir.resolve()}/".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z" and any(v.startswith(prefix) for v in environ):
+            found.append(int(entry.name))
+    return found
+
+
+def kill_all(state_dir: Path) -> None:
+    for pid in node_pids(state_dir):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def listening_sockets(pid: int) -> list[tuple[str, int]]:
+    """(address, port) of the TCP sockets ``pid`` listens on."""
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            if fields[3] != "0A" or fields[9] not in inodes:  # 0A: LISTEN
+                continue
+            hex_address, hex_port = fields[1].split(":")
+            raw = bytes.fromhex(hex_address)
+            if len(raw) == 16:  # an IPv4-mapped IPv6 address keeps IPv4 in its last word
+                raw = raw[12:]
+            found.append((".".join(str(b) for b in reversed(raw)), int(hex_port, 16)))
+    return found

@@ -43,6 +43,18 @@ class ConflictError(NdovuError):
     code = "conflict"
 
 
+class AuthError(NdovuError):
+    """Not authenticated. The message never says whether the user exists."""
+
+    code = "unauthorized"
+
+
+class ForbiddenError(NdovuError):
+    """Authenticated, but not allowed (e.g. only an administrator may create users)."""
+
+    code = "forbidden"
+
+
 class CatalogError(NdovuError):
     """A catalog file (map, manifest or spec) is unreadable or invalid."""
 

@@ -15,6 +15,7 @@ from typing import IO
 import uvicorn
 from fastapi import FastAPI
 
+from ndovu import accounts
 from ndovu.api.app import create_app
 from ndovu.api.deps import ApiContext
 from ndovu.catalog import Catalog
@@ -41,6 +42,12 @@ def build(settings: Settings) -> Process:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.db_url)
     store.migrate()
+    password_file = accounts.ensure_initial_admin(store, settings.state_dir)
+    if password_file is not None:
+        # the path only: the password itself is never logged
+        log.warning("created user 'admin'; its initial password is in %s (readable by its "
+                    "owner only); log in with `ndovu login --password-file %s`",
+                    password_file, password_file)
     provider = make_provider(settings.provider, settings.state_dir,
                              subnet=settings.local_subnet)
     engine = Engine(store, provider, builtin_roles(),
@@ -58,7 +65,9 @@ def build(settings: Settings) -> Process:
                                 validate_plan=engine.validate_plan,
                                 role_support=lambda names: engine.role_support(
                                     names, KNOWN_PROVIDERS),
-                                notify=engine.wake if settings.engine else (lambda: None)))
+                                notify=engine.wake if settings.engine else (lambda: None),
+                                scale_refusal=None if provider.can_scale_nodes
+                                else provider.scale_refusal))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Iterator[None]:  # type: ignore[misc]

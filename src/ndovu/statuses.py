@@ -17,6 +17,8 @@ class ClusterStatus(StrEnum):
     STOPPING = "STOPPING"
     CONFIGURING = "CONFIGURING"
     SERVICE_WARNING = "SERVICE_WARNING"
+    # BDE's status while a node group's VMs get new CPU or memory (scale)
+    VMRECONFIGURING = "VMRECONFIGURING"
 
 
 class NodeStatus(StrEnum):
@@ -47,3 +49,17 @@ TERMINAL_TASK_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED,
 class OperationType(StrEnum):
     CREATE = "CREATE"
     DELETE = "DELETE"
+    START = "START"
+    STOP = "STOP"
+    # a node group's instance count changes (BDE: PUT .../nodegroup/{g}/instancenum)
+    RESIZE = "RESIZE"
+    # a node group's nodes get new CPU / memory (BDE: PUT .../nodegroup/{g}/scale)
+    SCALE = "SCALE"
+
+
+class Desired(StrEnum):
+    """What a cluster should be (Cluster.desired); the engine makes it so."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"
+    ABSENT = "absent"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ndovu.errors import ProviderError
 from ndovu.providers.base import NodeRequest, Provider
 from ndovu.providers.local import LocalProvider
 from tests.engine_doubles import MemoryProvider
@@ -116,3 +117,39 @@ def test_transport_files_and_services(provider_factory) -> None:
     transport.stop_service("svc")  # idempotent
     assert not transport.service_running("svc")
     assert transport.running_services() == []
+
+
+def test_power_off_stops_the_nodes_services_and_keeps_its_files(provider_factory) -> None:
+    factory, _ = provider_factory
+    provider = factory()
+    node = provider.ensure_node(request("c1", "g", 0))
+    transport = provider.transport(node)
+    transport.write_file("data/state", "kept\n")
+    transport.start_service("svc", [sys.executable, "-c", "import time; time.sleep(60)"])
+    wait_until(lambda: transport.service_running("svc"), timeout=10, what="svc to run")
+    provider.power_off("c1", node.name)
+    assert not transport.service_running("svc")
+    on = provider.power_on("c1", node.name)
+    assert on.address == node.address  # the same node comes back
+    assert provider.transport(on).read_file("data/state") == "kept\n"
+
+
+def test_scaling_is_done_or_refused_with_a_reason(provider_factory) -> None:
+    """A provider says whether it can give a node other CPU and memory; one that cannot
+    says why (the API shows it), one that can reports the new size."""
+    factory, _ = provider_factory
+    provider = factory()
+    node = provider.ensure_node(request("c1", "g", 0))
+    assert isinstance(provider.can_scale_nodes, bool)
+    if not provider.can_scale_nodes:
+        assert provider.scale_refusal and len(provider.scale_refusal) > 20
+        with pytest.raises(ProviderError, match="cannot"):
+            provider.scale_node("c1", node.name, 2, 2048)
+        return
+    assert provider.scale_refusal is None
+    scaled = provider.scale_node("c1", node.name, 2, 2048)
+    again = provider.scale_node("c1", node.name, 2, 2048)  # idempotent
+    assert (scaled.cpu, scaled.memory_mb) == (again.cpu, again.memory_mb) == (2, 2048)
+    assert scaled.address == node.address and scaled.powered_on
+    listed = provider.list_nodes("c1")[0]
+    assert (listed.cpu, listed.memory_mb) == (2, 2048)

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from ndovu.config import load_settings
 from ndovu.server import build
+from tests.helpers import authenticate_test_client
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def client(tmp_path: Path):
                              local_subnet="127.62.0.0/16")
     process = build(settings)
     with TestClient(process.app) as c:
-        yield c
+        yield authenticate_test_client(c, tmp_path / "state")
 
 
 def _nothing_changed(client: TestClient, tmp_path: Path) -> None:

@@ -72,8 +72,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, catalog_dir: Path):
 
 
 def _cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NDOVU_")}
-    env.update(NDOVU_URL=server.url, COLUMNS="200")
+    env = server.cli_env()
     return subprocess.run([str(NDOVU), *args], capture_output=True, text=True, env=env,
                           timeout=60, check=False)
 

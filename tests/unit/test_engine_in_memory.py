@@ -6,6 +6,7 @@ same behaviour against real ZooKeeper nodes is in tests/integration."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,13 +16,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from ndovu import accounts
 from ndovu.api.app import create_app
 from ndovu.api.deps import ApiContext
 from ndovu.catalog import Catalog
 from ndovu.engine import Engine
+from ndovu.errors import ConflictError
 from ndovu.store import Store
 from tests.engine_doubles import MemoryProvider, ScriptedRole
-from tests.helpers import wait_until
+from tests.helpers import login, wait_until
 
 LAYERED_SPEC = {"nodeGroups": [
     {"name": "coord", "roles": ["coord"], "instanceNum": "[3,1,max]",
@@ -69,6 +72,14 @@ class Stack:
         return {n["name"]: n for g in cluster["nodeGroups"] for n in g["instances"]}
 
 
+def logged_in(client: TestClient, store: Store) -> TestClient:
+    """The API under test requires a bearer token like the real server does."""
+    with contextlib.suppress(ConflictError):  # a second stack on the same database
+        accounts.create_user(store, "tester", "tester-password", is_admin=True)
+    client.headers["Authorization"] = f"Bearer {login('', 'tester', 'tester-password', client)}"
+    return client
+
+
 @pytest.fixture
 def make_stack(tmp_path: Path, catalog_dir: Path) -> Iterator[Any]:
     started: list[tuple[Engine, Store]] = []
@@ -92,7 +103,7 @@ def make_stack(tmp_path: Path, catalog_dir: Path) -> Iterator[Any]:
                                     notify=engine.wake))
         engine.start()
         started.append((engine, store))
-        return Stack(TestClient(app), provider, roles, engine)
+        return Stack(logged_in(TestClient(app), store), provider, roles, engine)
 
     yield make
     for engine, store in started:

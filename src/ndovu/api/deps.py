@@ -24,6 +24,9 @@ class ApiContext:
     role_support: Callable[[Sequence[str]], dict[str, Any]]
     # tells the engine that new work is waiting (no-op when the engine runs elsewhere)
     notify: Callable[[], None]
+    # why this server's provider cannot change a node's CPU or memory (refused scale
+    # requests say so); None when it can
+    scale_refusal: str | None = None
 
 
 def context(request: Request) -> ApiContext:

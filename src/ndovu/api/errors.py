@@ -10,8 +10,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ndovu.errors import (
+    AuthError,
     CatalogError,
     ConflictError,
+    ForbiddenError,
     NdovuError,
     NotFoundError,
     ProviderError,
@@ -21,6 +23,8 @@ from ndovu.errors import (
 log = logging.getLogger("ndovu.api")
 
 STATUS_BY_ERROR: list[tuple[type[NdovuError], int]] = [
+    (AuthError, 401),
+    (ForbiddenError, 403),
     (NotFoundError, 404),
     (ConflictError, 409),
     (SpecError, 422),
@@ -53,7 +57,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NdovuError)
     async def _ndovu_error(_: Request, exc: NdovuError) -> JSONResponse:
         status = next((code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls)), 500)
-        return JSONResponse({"error": exc.to_dict()}, status_code=status)
+        # RFC 9110: a 401 names the scheme the client should use
+        headers = {"WWW-Authenticate": 'Bearer realm="ndovu"'} if status == 401 else None
+        return JSONResponse({"error": exc.to_dict()}, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -18,7 +18,7 @@ class OperationRead(BaseModel):
     """An asynchronous request, with BDE TaskRead's fields."""
 
     id: int
-    type: str = Field(description="CREATE or DELETE")
+    type: str = Field(description="CREATE, DELETE, START, STOP, RESIZE or SCALE")
     target: str = Field(description="the cluster's name")
     status: str = Field(description="STARTING, STARTED, COMPLETED, FAILED or ABANDONED")
     progress: int = Field(ge=0, le=100)

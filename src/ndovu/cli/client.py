@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import httpx
 
+from ndovu.cli import credentials
 from ndovu.cli.errors import ApiError, CliError, ServerUnreachable, WaitTimeout
 
 DEFAULT_URL = "http://127.0.0.1:8470"
@@ -28,9 +29,13 @@ Json = dict[str, Any]
 
 class ApiClient:
     def __init__(self, base_url: str = DEFAULT_URL, *, timeout: float = REQUEST_TIMEOUT_S,
-                 transport: httpx.BaseTransport | None = None):
+                 transport: httpx.BaseTransport | None = None, anonymous: bool = False):
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
+        # the token kept by `ndovu login` (or NDOVU_TOKEN); none for the login call itself
+        token = None if anonymous else credentials.token_for(self.base_url)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
+                                  headers=headers)
 
     def __enter__(self) -> ApiClient:
         return self
@@ -54,6 +59,52 @@ class ApiClient:
 
     def delete_cluster(self, name: str) -> Json:
         return self._request("DELETE", f"/v1/clusters/{quote(name, safe='')}")
+
+    def stop_cluster(self, name: str) -> Json:
+        return self._request("POST", f"/v1/clusters/{quote(name, safe='')}/stop")
+
+    def start_cluster(self, name: str) -> Json:
+        return self._request("POST", f"/v1/clusters/{quote(name, safe='')}/start")
+
+    def resize_group(self, name: str, group: str, instances: int) -> Json:
+        return self._request("PUT", f"/v1/clusters/{quote(name, safe='')}/nodegroups/"
+                                    f"{quote(group, safe='')}/instancenum",
+                             json={"instanceNum": instances})
+
+    def scale_group(self, name: str, group: str, *, cpu: int | None,
+                    memory_mb: int | None) -> Json:
+        body: Json = {}
+        if cpu is not None:
+            body["cpuNum"] = cpu
+        if memory_mb is not None:
+            body["memCapacityMB"] = memory_mb
+        return self._request("PUT", f"/v1/clusters/{quote(name, safe='')}/nodegroups/"
+                                    f"{quote(group, safe='')}/scale", json=body)
+
+    def get_cluster_events(self, name: str, limit: int = 500) -> list[Json]:
+        return self._request("GET", f"/v1/clusters/{quote(name, safe='')}/events"
+                                    f"?limit={limit}").get("events", [])
+
+    def login(self, user: str, password: str) -> Json:
+        return self._request("POST", "/v1/auth/tokens",
+                             json={"username": user, "password": password})
+
+    def logout(self) -> None:
+        self._request("DELETE", "/v1/auth/tokens/current")
+
+    def whoami(self) -> Json:
+        return self._request("GET", "/v1/auth/whoami")
+
+    def create_user(self, name: str, password: str, *, is_admin: bool) -> Json:
+        return self._request("POST", "/v1/users",
+                             json={"name": name, "password": password, "isAdmin": is_admin})
+
+    def list_users(self) -> list[Json]:
+        return self._request("GET", "/v1/users").get("users", [])
+
+    def set_password(self, name: str, password: str) -> None:
+        self._request("PUT", f"/v1/users/{quote(name, safe='')}/password",
+                      json={"password": password})
 
     def get_operation(self, op_id: int) -> Json:
         return self._request("GET", f"/v1/operations/{op_id}")
@@ -125,6 +176,8 @@ class ApiClient:
                 f"{method} {path}: {_reason(exc)}") from exc
         if response.status_code >= 400:
             raise _api_error(method, url, response)
+        if response.status_code == 204:
+            return {}
         try:
             body = response.json()
         except ValueError as exc:
@@ -154,9 +207,12 @@ def _api_error(method: str, url: str, response: httpx.Response) -> ApiError:
         return ApiError(status, fallback, code=f"http_{status}")
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict) and error.get("message"):
+        hint = error.get("hint")
+        if status == 401 and "/v1/auth/tokens" not in url:
+            hint = "log in with `ndovu login` (or set NDOVU_TOKEN)"
         return ApiError(status, str(error["message"]), code=str(error.get("code") or
                                                                 f"http_{status}"),
-                        field=error.get("field"), hint=error.get("hint"))
+                        field=error.get("field"), hint=hint)
     detail = body.get("detail") if isinstance(body, dict) else None
     if isinstance(detail, str):
         return ApiError(status, detail, code=f"http_{status}")

@@ -9,20 +9,33 @@ from ndovu.cli.commands import (
     catalog_show,
     cluster_create,
     cluster_delete,
+    cluster_events,
     cluster_list,
+    cluster_resize,
+    cluster_scale,
     cluster_show,
+    cluster_start,
+    cluster_stop,
+    login,
     operation_show,
     server,
+    user,
 )
 
 app = typer.Typer(name="ndovu", no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="ndovu: clusters as a service on your private cloud.")
 
-cluster = typer.Typer(no_args_is_help=True, help="Create, inspect and delete clusters.")
+cluster = typer.Typer(no_args_is_help=True,
+                      help="Create, inspect, stop, start, resize and delete clusters.")
 cluster.command("create")(cluster_create.create)
 cluster.command("list")(cluster_list.list_clusters)
 cluster.command("show")(cluster_show.show)
 cluster.command("delete")(cluster_delete.delete)
+cluster.command("stop")(cluster_stop.stop)
+cluster.command("start")(cluster_start.start)
+cluster.command("resize")(cluster_resize.resize)
+cluster.command("scale")(cluster_scale.scale)
+cluster.command("events")(cluster_events.events)
 
 catalog = typer.Typer(no_args_is_help=True, help="The cluster types this server offers.")
 catalog.command("list")(catalog_list.list_types)
@@ -31,7 +44,15 @@ catalog.command("show")(catalog_show.show)
 operation = typer.Typer(no_args_is_help=True, help="Follow what the server is doing.")
 operation.command("show")(operation_show.show)
 
+users = typer.Typer(no_args_is_help=True, help="Accounts (creating users needs an admin).")
+users.command("create")(user.create)
+users.command("list")(user.list_users)
+users.command("passwd")(user.passwd)
+
 app.command("server")(server.server)
+app.command("login")(login.login)
+app.command("logout")(login.logout)
+app.add_typer(users, name="user")
 app.add_typer(cluster, name="cluster")
 app.add_typer(catalog, name="catalog")
 app.add_typer(operation, name="operation")

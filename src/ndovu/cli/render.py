@@ -18,7 +18,7 @@ Json = dict[str, Any]
 STATUS_STYLES = {
     "RUNNING": "green", "COMPLETED": "green", "SERVICE_READY": "green",
     "VM_READY": "cyan", "POWERED_ON": "cyan", "STARTED": "cyan", "STARTING": "cyan",
-    "PROVISIONING": "cyan", "CONFIGURING": "cyan", "UPDATING": "cyan",
+    "PROVISIONING": "cyan", "CONFIGURING": "cyan", "UPDATING": "cyan", "VMRECONFIGURING": "cyan",
     "DELETING": "yellow", "STOPPING": "yellow", "STOPPED": "yellow", "NOT_EXIST": "dim",
     "POWERED_OFF": "dim", "SERVICE_WARNING": "yellow", "SERVICE_UNHEALTHY": "yellow",
     "FAILED": "red", "ABANDONED": "red", "ERROR": "red", "PROVISION_ERROR": "red",
@@ -150,6 +150,29 @@ def events_table(events: list[Json]) -> Table:
                       escape(str(event.get("node") or "-")), escape(str(event.get("step"))),
                       Text(outcome, style=outcome_styles.get(outcome, "")),
                       "-" if duration is None else str(duration),
+                      escape(str(event.get("message") or "")))
+    return table
+
+
+def duration_text(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return f"{ms} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
+def cluster_events_table(events: list[Json]) -> Table:
+    """A cluster's event log: one row per step, across its operations."""
+    table = Table(title="Events", title_justify="left")
+    for column in ("Time", "Op", "Node", "Step", "Outcome", "Duration", "Message"):
+        table.add_column(column, no_wrap=column not in ("Step", "Message"),
+                         justify="right" if column == "Duration" else "left")
+    outcome_styles = {"ok": "green", "failed": "red", "waiting": "yellow"}
+    for event in events:
+        outcome = str(event.get("outcome") or "-")
+        table.add_row(clock_time(event.get("at")), str(event.get("operationId") or "-"),
+                      escape(str(event.get("node") or "-")), escape(str(event.get("step"))),
+                      Text(outcome, style=outcome_styles.get(outcome, "")),
+                      duration_text(event.get("durationMs")),
                       escape(str(event.get("message") or "")))
     return table
 

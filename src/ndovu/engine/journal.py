@@ -7,7 +7,7 @@ store (and visible through the API) as soon as it is done.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -16,7 +16,13 @@ from sqlalchemy.orm import Session
 
 from ndovu.roles.base import Health
 from ndovu.spec.model import NodePlan
-from ndovu.statuses import TERMINAL_TASK_STATUSES, ClusterStatus, NodeStatus, TaskStatus
+from ndovu.statuses import (
+    TERMINAL_TASK_STATUSES,
+    ClusterStatus,
+    NodeStatus,
+    OperationType,
+    TaskStatus,
+)
 from ndovu.store.db import Store
 from ndovu.store.models import Cluster, Event, Node, Operation
 
@@ -25,6 +31,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ndovu.engine")
 
+# the cluster's status when an operation fails: building nodes (create, resize) is a
+# provisioning error; failing to stop, start, scale or delete what exists is an ERROR
+FAILED_CLUSTER_STATUS: dict[str, ClusterStatus] = {
+    OperationType.CREATE: ClusterStatus.PROVISION_ERROR,
+    OperationType.RESIZE: ClusterStatus.PROVISION_ERROR,
+}
+
 
 def event(session: Session, op: Operation | None, cluster: str, step: str, outcome: str, *,
           node: str | None = None, duration_s: float | None = None,
@@ -32,6 +45,13 @@ def event(session: Session, op: Operation | None, cluster: str, step: str, outco
     session.add(Event(operation_id=op.id if op else None, cluster=cluster, node=node, step=step,
                       outcome=outcome, message=message,
                       duration_ms=None if duration_s is None else int(duration_s * 1000)))
+
+
+def has_event(session: Session, op: Operation | None, node: str, step: str) -> bool:
+    """Whether the operation logged this step for this node already."""
+    return op is not None and session.scalars(
+        select(Event.id).where(Event.operation_id == op.id, Event.node == node,
+                               Event.step == step).limit(1)).first() is not None
 
 
 def active_operation(session: Session, cluster_id: int) -> Operation | None:
@@ -79,12 +99,32 @@ def mark_action(store: Store, snap: Snapshot, names: Iterable[str], action: str)
             row.action = action
 
 
+def set_progress(store: Store, snap: Snapshot, progress: int, message: str) -> None:
+    with store.session() as s:
+        op = s.get(Operation, snap.op_id)
+        if op is not None and op.status not in TERMINAL_TASK_STATUSES:
+            op.progress, op.progress_message = min(99, max(op.progress, progress)), message
+
+
+def forget_nodes(store: Store, snap: Snapshot, names: Iterable[str]) -> None:
+    """Drop the rows of nodes that are gone and that the plan no longer wants."""
+    names = list(names)
+    if not names:
+        return
+    with store.session() as s:
+        for row in s.scalars(select(Node).where(Node.cluster_id == snap.cluster_id,
+                                                Node.name.in_(names))):
+            s.delete(row)
+
+
 def record_health(store: Store, snap: Snapshot, desired: list[NodePlan],
-                  health: dict[tuple[str, str], Health], ready_roles: set[str]) -> None:
+                  health: dict[tuple[str, str], Health], ready_roles: set[str],
+                  unstarted: Collection[str] = ()) -> None:
     """Node statuses, actions and the operation's progress after a round of health checks.
 
     Each node counts three units (provisioned, roles started, SERVICE_READY); progress is
-    held below 100 until the operation completes."""
+    held below 100 until the operation completes. Nodes in ``unstarted`` (waiting for
+    their turn to join) are not ready whatever their roles."""
     waiting = {key: h for key, h in health.items() if not h.ok}
     with store.session() as s:
         op = s.get(Operation, snap.op_id)
@@ -101,7 +141,8 @@ def record_health(store: Store, snap: Snapshot, desired: list[NodePlan],
                     event(s, op, snap.name, f"wait {role}", "waiting", node=node.name,
                           message=message)
                 row.action = f"{action}: {message}"[:200]
-            elif set(node.roles) <= ready_roles and row.status != NodeStatus.SERVICE_READY:
+            elif (set(node.roles) <= ready_roles and node.name not in unstarted
+                  and row.status != NodeStatus.SERVICE_READY):
                 row.status = NodeStatus.SERVICE_READY
                 row.action = None
                 row.error_message = None
@@ -118,8 +159,9 @@ def record_health(store: Store, snap: Snapshot, desired: list[NodePlan],
         if waiting:
             (node_name, role), h = sorted(waiting.items())[0]
             message += f"; waiting for {role} on {node_name}: {h.message}"
-        op.progress = min(99, int(100 * units / (3 * total))) if total else 99
-        op.progress_message = message
+        if snap.op_type != OperationType.SCALE:  # a scale counts scaled nodes instead
+            op.progress = min(99, int(100 * units / (3 * total))) if total else 99
+            op.progress_message = message
         op.succeed_nodes = sorted(r.name for r in rows.values()
                                   if r.status == NodeStatus.SERVICE_READY)
 
@@ -140,9 +182,32 @@ def complete(store: Store, snap: Snapshot, endpoints: dict[str, str]) -> None:
     log.info("cluster %s is RUNNING", snap.name)
 
 
+def stopped(store: Store, snap: Snapshot, powered_off: Iterable[str]) -> None:
+    """Every node that exists is off: the cluster is STOPPED, its data kept."""
+    names = set(powered_off)
+    with store.session() as s:
+        cluster = s.get(Cluster, snap.cluster_id)
+        op = s.get(Operation, snap.op_id)
+        if cluster is None or op is None or op.status in TERMINAL_TASK_STATUSES:
+            return  # superseded (e.g. a delete abandoned this stop)
+        for row in cluster.nodes:
+            if row.name in names:
+                row.status, row.action, row.roles_started = NodeStatus.POWERED_OFF, None, []
+        cluster.status = ClusterStatus.STOPPED
+        cluster.error_message = None
+        finish(op, TaskStatus.COMPLETED, succeed=sorted(names), fail=[],
+               message=f"cluster {snap.name} is STOPPED")
+        event(s, op, snap.name, "cluster stopped", "ok", duration_s=snap.elapsed_s(),
+              message=f"{len(names)} nodes powered off; their data is kept")
+    log.info("cluster %s is STOPPED", snap.name)
+
+
 def fail(store: Store, snap: Snapshot, node_errors: dict[str, str],
-         summary: str | None = None) -> None:
-    """Fail the operation: each failed node keeps its own error, the summary names them."""
+         summary: str | None = None, *, keep_node_status: bool = False) -> None:
+    """Fail the operation: each failed node keeps its own error, the summary names them.
+
+    Failed nodes become BOOTSTRAP_FAILED unless ``keep_node_status`` (a node that could
+    not be stopped or removed is still what it was)."""
     text = summary or "; ".join(f"node {n}: {m}" for n, m in sorted(node_errors.items()))
     with store.session() as s:
         cluster = s.get(Cluster, snap.cluster_id)
@@ -151,12 +216,11 @@ def fail(store: Store, snap: Snapshot, node_errors: dict[str, str],
             return  # superseded (e.g. a delete abandoned this create)
         for row in cluster.nodes:
             if row.name in node_errors:
-                if row.status != NodeStatus.NOT_EXIST:
+                if row.status != NodeStatus.NOT_EXIST and not keep_node_status:
                     row.status = NodeStatus.BOOTSTRAP_FAILED
                 row.error_message = node_errors[row.name]
                 row.action = None
-        cluster.status = (ClusterStatus.ERROR if snap.desired == "absent"
-                          else ClusterStatus.PROVISION_ERROR)
+        cluster.status = FAILED_CLUSTER_STATUS.get(op.type, ClusterStatus.ERROR)
         cluster.error_message = text
         ready = [r.name for r in cluster.nodes if r.status == NodeStatus.SERVICE_READY]
         finish(op, TaskStatus.FAILED, error=text, succeed=ready, fail=sorted(node_errors),

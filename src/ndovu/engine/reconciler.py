@@ -5,6 +5,14 @@ observe the provider, perform the next idempotent steps, write status as each st
 and return when to look again (``requeue_after``) instead of sleeping. A pass cut short
 by a crash is simply run again: ``ensure_node`` adopts existing nodes, a started role is
 remembered in ``Node.roles_started``, and starting a running service is a no-op.
+
+What the cluster should be (``Cluster.desired``) picks the pass:
+
+- ``running`` — converge: remove nodes the plan no longer wants (decommissioned first),
+  create or power on the nodes it wants, start roles stage by stage, wait for health. It
+  serves create, start, resize and scale alike.
+- ``stopped`` — stop roles in reverse stage order, then power every node off.
+- ``absent`` — delete every node.
 """
 
 from __future__ import annotations
@@ -20,15 +28,17 @@ from ndovu.engine.planner import bootstrap_stages, plan_roles
 from ndovu.engine.snapshot import Snapshot, load_snapshot
 from ndovu.errors import NdovuError
 from ndovu.providers.base import NodeInfo, NodeRequest, Provider
-from ndovu.roles.base import Health, Member, Role, RoleContext
+from ndovu.roles.base import Health, Member, Role, RoleContext, decommission
 from ndovu.spec.expand import deep_merge
 from ndovu.spec.model import NodePlan
-from ndovu.statuses import NodeStatus
+from ndovu.statuses import Desired, NodeStatus, OperationType
 from ndovu.store.db import Store
 from ndovu.store.models import Node, Operation
 
 # how often to look again while software is coming up
 HEALTH_POLL_S = 0.1
+# how soon a node whose join a running cluster refused for now asks again
+JOIN_RETRY_S = 1.0
 T = TypeVar("T")
 Members = Mapping[str, tuple[Member, ...]]
 
@@ -46,6 +56,15 @@ def _error_text(exc: BaseException | None) -> str:
     return exc.message if isinstance(exc, NdovuError) else f"{type(exc).__name__}: {exc}"
 
 
+def _timed(work: Callable[[], T]) -> tuple[T | None, BaseException | None, float]:
+    """Run one step: (result, error, seconds); the error is reported, never swallowed."""
+    began = time.monotonic()
+    try:
+        return work(), None, time.monotonic() - began
+    except Exception as exc:
+        return None, exc, time.monotonic() - began
+
+
 class Reconciler:
     def __init__(self, store: Store, provider: Provider, roles: Mapping[str, Role],
                  node_pool: Executor, *, bootstrap_timeout_s: float = 600.0):
@@ -60,9 +79,11 @@ class Reconciler:
         snap = load_snapshot(self.store, cluster_id)
         if snap is None:
             return None
-        if snap.desired == "absent":
+        if snap.desired == Desired.ABSENT:
             self._delete(snap)
             return None
+        if snap.desired == Desired.STOPPED:
+            return self._stop(snap)
         return self._converge(snap)
 
     def _parallel(self, items: list[Any], work: Callable[[Any], T],
@@ -84,17 +105,26 @@ class Reconciler:
             else:
                 done(item, result, None, took)
 
-    # -- create / converge -------------------------------------------------------------
-
-    def _converge(self, snap: Snapshot) -> float | None:
-        desired = snap.plan.nodes()
+    def _stages(self, snap: Snapshot) -> list[list[str]] | None:
         try:
-            stages = bootstrap_stages(plan_roles(snap.plan), self.roles)
+            return bootstrap_stages(plan_roles(snap.plan), self.roles)
         except NdovuError as exc:
             journal.fail(self.store, snap, {}, exc.message)
             return None
 
-        infos, failures = self._provision(snap, desired)
+    # -- create / start / resize / scale: converge -----------------------------------
+
+    def _converge(self, snap: Snapshot) -> float | None:
+        desired = snap.plan.nodes()
+        stages = self._stages(snap)
+        if stages is None:
+            return None
+        observed = {n.name: n for n in self.provider.list_nodes(snap.name)}
+        outcome = self._remove_unwanted(snap, desired, observed, stages)
+        if outcome is not None:
+            return outcome.requeue_after
+
+        infos, failures = self._provision(snap, desired, observed)
         if failures:
             journal.fail(self.store, snap, failures)
             return None
@@ -106,18 +136,81 @@ class Reconciler:
             if outcome is not None:
                 return outcome.requeue_after
             ready_roles.update(stage)
+        if snap.op_type == OperationType.SCALE:
+            outcome = self._scale_next(snap, desired, infos)
+            if outcome is not None:
+                return outcome.requeue_after
         endpoints: dict[str, str] = {}
         for role in plan_roles(snap.plan):
             endpoints.update(self.roles[role].endpoints(snap.name, members))
         journal.complete(self.store, snap, endpoints)
         return None
 
-    def _provision(self, snap: Snapshot, desired: list[NodePlan]
-                   ) -> tuple[dict[str, NodeInfo], dict[str, str]]:
-        """Make every desired node exist and run; remove nodes nobody wants."""
-        observed = {n.name: n for n in self.provider.list_nodes(snap.name)}
+    def _remove_unwanted(self, snap: Snapshot, desired: list[NodePlan],
+                         observed: dict[str, NodeInfo],
+                         stages: list[list[str]]) -> EndPass | None:
+        """Take away the nodes the plan no longer wants, before anything is added.
+
+        A node of this cluster that a resize dropped (it has a row) is decommissioned:
+        its roles hand over, stop, and the node is deleted. Nodes without a row were left
+        by an interrupted operation and never joined anything: they are just deleted.
+        """
         wanted = {n.name for n in desired}
-        infos = {name: info for name, info in observed.items() if name in wanted}
+        unwanted = [info for name, info in observed.items() if name not in wanted]
+        for orphan in sorted(i.name for i in unwanted if i.name not in snap.node_groups):
+            self.provider.delete_node(snap.name, orphan)
+            with self.store.session() as s:
+                journal.event(s, s.get(Operation, snap.op_id), snap.name, "remove orphan",
+                              "ok", node=orphan)
+        # one at a time, highest index first: each departure changes the membership the
+        # next one leaves from (etcd's quorum), so they are not independent
+        leaving = sorted((i for i in unwanted if i.name in snap.node_groups),
+                         key=lambda i: (i.group, -i.index))
+        if leaving:
+            staying = [n for n in desired if n.name in observed]
+            members = self._members(staying, observed)
+            for info in leaving:
+                error = self._decommission_node(snap, info, stages, members)
+                if error is not None:
+                    journal.fail(self.store, snap, {info.name: error}, keep_node_status=True)
+                    return EndPass(None)
+        # rows of unwanted nodes that are gone already (a crash came between the two)
+        journal.forget_nodes(self.store, snap, [n for n in snap.node_groups
+                                                if n not in wanted and n not in observed])
+        return None
+
+    def _decommission_node(self, snap: Snapshot, info: NodeInfo, stages: list[list[str]],
+                           members: Members) -> str | None:
+        """Decommission and stop every role of the node (reverse stage order), then delete
+        it; return the error that stopped this, or None."""
+        group = snap.plan.group(info.group)
+        roles = [r for stage in reversed(stages) for r in stage
+                 if group is not None and r in group.roles]
+        ctx = self._context(snap, info, members)
+        steps: list[tuple[str, Callable[[], Any]]] = [
+            (f"decommission {role}", lambda role=role: decommission(self.roles[role], ctx))
+            for role in roles]
+        if info.powered_on:  # an off node runs nothing
+            steps += [(f"stop {role}", lambda role=role: self.roles[role].stop(ctx))
+                      for role in roles]
+        steps.append(("remove node", lambda: self.provider.delete_node(snap.name, info.name)))
+        journal.mark_action(self.store, snap, [info.name], "decommissioning")
+        for step, work in steps:
+            _, exc, took = _timed(work)
+            with self.store.session() as s:
+                journal.event(s, s.get(Operation, snap.op_id), snap.name, step,
+                              "failed" if exc else "ok", node=info.name, duration_s=took,
+                              message=f"{step}: {_error_text(exc)}" if exc else None)
+            if exc is not None:
+                return f"{step}: {_error_text(exc)}"
+        journal.forget_nodes(self.store, snap, [info.name])
+        return None
+
+    def _provision(self, snap: Snapshot, desired: list[NodePlan],
+                   observed: dict[str, NodeInfo]
+                   ) -> tuple[dict[str, NodeInfo], dict[str, str]]:
+        """Make every desired node exist and run."""
+        infos = {n.name: observed[n.name] for n in desired if n.name in observed}
         todo = [n for n in desired
                 if n.name not in observed or not observed[n.name].powered_on]
         failures: dict[str, str] = {}
@@ -131,32 +224,34 @@ class Reconciler:
 
         def provisioned(node: NodePlan, info: NodeInfo | None, exc: BaseException | None,
                         took: float) -> None:
+            step = "power on" if node.name in observed else "provision"
             with self.store.session() as s:
                 row = journal.node_row(s, snap, node)
                 op = s.get(Operation, snap.op_id)
                 if info is None:
                     failures[node.name] = _error_text(exc)
-                    row.status, row.error_message, row.action = (
-                        NodeStatus.NOT_EXIST, failures[node.name], None)
-                    journal.event(s, op, snap.name, "provision", "failed", node=node.name,
+                    if step == "provision":
+                        row.status = NodeStatus.NOT_EXIST
+                    row.error_message, row.action = failures[node.name], None
+                    journal.event(s, op, snap.name, step, "failed", node=node.name,
                                   message=failures[node.name])
                     return
                 infos[node.name] = info
                 row.address, row.provider_id = info.address, info.provider_id
                 row.status, row.error_message, row.action = (
                     NodeStatus.VM_READY, None, "provisioned")
-                journal.event(s, op, snap.name, "provision", "ok", node=node.name,
+                if step == "power on":
+                    # a node that was off runs nothing: every role starts again
+                    row.roles_started = []
+                    snap.roles_started[node.name] = []
+                journal.event(s, op, snap.name, step, "ok", node=node.name,
                               duration_s=took, message=f"address {info.address}")
 
         if todo:
-            journal.mark_action(self.store, snap, [n.name for n in todo], "provisioning")
+            journal.mark_action(self.store, snap, [n.name for n in todo],
+                                "powering on" if all(n.name in observed for n in todo)
+                                else "provisioning")
             self._parallel(todo, provision, provisioned)
-        for orphan in sorted(set(observed) - wanted):
-            # left behind by an interrupted earlier operation: not desired, remove it
-            self.provider.delete_node(snap.name, orphan)
-            with self.store.session() as s:
-                journal.event(s, s.get(Operation, snap.op_id), snap.name, "remove orphan",
-                              "ok", node=orphan)
         with self.store.session() as s:
             # nodes adopted from the provider (made before a crash) may be unknown rows
             for node in desired:
@@ -168,23 +263,23 @@ class Reconciler:
                     row.status, row.error_message = NodeStatus.VM_READY, None
         return infos, failures
 
-    def _members(self, desired: list[NodePlan], infos: dict[str, NodeInfo]) -> Members:
+    def _members(self, nodes: list[NodePlan], infos: Mapping[str, NodeInfo]) -> Members:
         members: dict[str, list[Member]] = {}
-        for node in desired:  # plan order: groups in spec order, then index
+        for node in nodes:  # plan order: groups in spec order, then index
             member = Member(node.name, node.group, node.index, infos[node.name].address)
             for role in node.roles:
                 members.setdefault(role, []).append(member)
         return {role: tuple(ms) for role, ms in members.items()}
 
-    def _context(self, snap: Snapshot, node: NodePlan, info: NodeInfo,
-                 members: Members) -> RoleContext:
-        group = snap.plan.group(node.group)
+    def _context(self, snap: Snapshot, info: NodeInfo, members: Members, *,
+                 joining: bool = False) -> RoleContext:
+        group = snap.plan.group(info.group)
         configuration = deep_merge(snap.plan.configuration,
                                    group.configuration if group else {})
         return RoleContext(cluster=snap.name,
-                           node=Member(node.name, node.group, node.index, info.address),
+                           node=Member(info.name, info.group, info.index, info.address),
                            transport=self.provider.transport(info), members=members,
-                           configuration=configuration)
+                           configuration=configuration, joining=joining)
 
     def _bootstrap_stage(self, snap: Snapshot, stage: list[str], desired: list[NodePlan],
                          infos: dict[str, NodeInfo], members: Members,
@@ -196,11 +291,28 @@ class Reconciler:
         """
         work = [(node, role) for node in desired for role in node.roles if role in stage]
         to_start = [(n, r) for n, r in work if r not in snap.roles_started.get(n.name, [])]
+        # A role joins when a resize (or a start retrying a failed one) starts it on a node
+        # while other nodes run it already: the nodes a resize adds. Joiners go one at a
+        # time, each healthy before the next is admitted (etcd refuses a member when too
+        # many admitted ones have not started: its quorum would be lost). A start after a
+        # stop runs nothing anywhere yet, and a create never joins.
+        running = {r for n, r in work if r in snap.roles_started.get(n.name, [])}
+        may_join = snap.op_type in (OperationType.RESIZE, OperationType.START)
+
+        def joins(item: tuple[NodePlan, str]) -> bool:
+            return may_join and item[1] in running
+
+        joiners = [item for item in to_start if joins(item)]
+        if joiners:
+            to_start = [item for item in to_start if not joins(item)] + joiners[:1]
         failures: dict[str, str] = {}
+        # joins the running cluster refused for now (retryable: etcd admits a member only
+        # once every peer has been connected for a while); asked again on a later pass
+        not_yet: dict[str, str] = {}
 
         def start(item: tuple[NodePlan, str]) -> None:
             node, role = item
-            ctx = self._context(snap, node, infos[node.name], members)
+            ctx = self._context(snap, infos[node.name], members, joining=joins(item))
             self.roles[role].configure(ctx)
             self.roles[role].start(ctx)
 
@@ -209,47 +321,69 @@ class Reconciler:
             node, role = item
             with self.store.session() as s:
                 op = s.get(Operation, snap.op_id)
+                row = journal.node_row(s, snap, node)
+                joining = joins(item)
+                if exc is not None and joining and getattr(exc, "retryable", False):
+                    not_yet[node.name] = f"{role}: {_error_text(exc)}"
+                    if not journal.has_event(s, op, node.name, f"join {role}"):  # once
+                        journal.event(s, op, snap.name, f"join {role}", "waiting",
+                                      node=node.name, message=not_yet[node.name])
+                    row.action = f"waiting to join {role}: {_error_text(exc)}"[:200]
+                    return
                 if exc is not None:
                     failures[node.name] = f"{role}: {_error_text(exc)}"
                     journal.event(s, op, snap.name, f"start {role}", "failed", node=node.name,
                                   message=failures[node.name])
                     return
-                row = journal.node_row(s, snap, node)
                 row.roles_started = [*row.roles_started, role]
-                row.action = f"starting {role}"
+                row.action = f"{'joining' if joining else 'starting'} {role}"
                 snap.roles_started.setdefault(node.name, []).append(role)
                 journal.event(s, op, snap.name, f"start {role}", "ok", node=node.name,
-                              duration_s=took)
+                              duration_s=took, message="joined the running cluster"
+                              if joining else None)
 
         if to_start:
             journal.mark_action(self.store, snap, sorted({n.name for n, _ in to_start}),
-                                f"configuring {', '.join(stage)}")
+                                f"{'joining' if joiners else 'configuring'} "
+                                f"{', '.join(stage)}")
             self._parallel(to_start, start, started)
         if failures:
             journal.fail(self.store, snap, failures)
             return EndPass(None)
+        if not_yet:
+            if snap.elapsed_s() > self.bootstrap_timeout_s:
+                journal.fail(self.store, snap, not_yet,
+                             f"timed out after {self.bootstrap_timeout_s:g} s: the running "
+                             "cluster did not admit " + "; ".join(
+                                 f"{n} ({m})" for n, m in sorted(not_yet.items())))
+                return EndPass(None)
+            return EndPass(JOIN_RETRY_S)
 
+        # roles still waiting for their turn to join are not checked yet
+        checked = [(n, r) for n, r in work if r in snap.roles_started.get(n.name, [])]
+        unstarted = {n.name for n, r in work if (n, r) not in checked}
         health: dict[tuple[str, str], Health] = {}
 
         def check(item: tuple[NodePlan, str]) -> Health:
             node, role = item
-            return self.roles[role].health(self._context(snap, node, infos[node.name], members))
+            return self.roles[role].health(self._context(snap, infos[node.name], members))
 
-        def checked(item: tuple[NodePlan, str], result: Health | None,
-                    exc: BaseException | None, _: float) -> None:
+        def health_checked(item: tuple[NodePlan, str], result: Health | None,
+                           exc: BaseException | None, _: float) -> None:
             node, role = item
             health[(node.name, role)] = result or Health(False, _error_text(exc))
 
-        self._parallel(work, check, checked)
+        self._parallel(checked, check, health_checked)
         failures = {n: f"{r}: {h.message}" for (n, r), h in health.items() if h.failed}
         if failures:
             journal.fail(self.store, snap, failures)
             return EndPass(None)
 
-        journal.record_health(self.store, snap, desired, health, ready_roles | set(stage))
+        journal.record_health(self.store, snap, desired, health, ready_roles | set(stage),
+                              unstarted)
         waiting = {key: h for key, h in health.items() if not h.ok}
         if not waiting:
-            return None
+            return EndPass(0.0) if unstarted else None  # the next one joins at once
         if snap.elapsed_s() > self.bootstrap_timeout_s:
             detail = "; ".join(f"{n}: {r} {h.message}" for (n, r), h in sorted(waiting.items()))
             journal.fail(
@@ -259,6 +393,142 @@ class Reconciler:
                 f"{', '.join(stage)} to become healthy ({detail})")
             return EndPass(None)
         return EndPass(HEALTH_POLL_S)
+
+    def _scale_next(self, snap: Snapshot, desired: list[NodePlan],
+                    infos: dict[str, NodeInfo]) -> EndPass | None:
+        """Give the next node whose size differs from the plan its new CPU and memory.
+
+        Rolling: one node per pass, and only once every role is healthy again (a VM is
+        usually restarted to change its size, and a quorum must survive that)."""
+        pending = [n for n in desired
+                   if (infos[n.name].cpu, infos[n.name].memory_mb) != (n.cpu, n.memory_mb)]
+        if not pending:
+            return None
+        if not self.provider.can_scale_nodes:
+            journal.fail(self.store, snap, {}, self.provider.scale_refusal
+                         or f"the {self.provider.name} provider cannot scale nodes")
+            return EndPass(None)
+        node = pending[0]
+        size = f"{node.cpu} CPU, {node.memory_mb} MB"
+        journal.mark_action(self.store, snap, [node.name], f"scaling to {size}")
+        info, exc, took = _timed(lambda: self.provider.scale_node(
+            snap.name, node.name, node.cpu, node.memory_mb))
+        if info is not None and (info.cpu, info.memory_mb) != (node.cpu, node.memory_mb):
+            exc = NdovuError(f"the {self.provider.name} provider reports {info.cpu} CPU, "
+                             f"{info.memory_mb} MB after scaling to {size}")
+        with self.store.session() as s:
+            op = s.get(Operation, snap.op_id)
+            row = journal.node_row(s, snap, node)
+            if info is None or exc is not None:
+                journal.event(s, op, snap.name, "scale node", "failed", node=node.name,
+                              duration_s=took, message=_error_text(exc))
+            else:
+                # the node may have been restarted for it: its roles start again (a no-op
+                # where they still run) and it is SERVICE_READY once healthy
+                row.address, row.status, row.roles_started = (
+                    info.address, NodeStatus.VM_READY, [])
+                row.action = None
+                journal.event(s, op, snap.name, "scale node", "ok", node=node.name,
+                              duration_s=took, message=size)
+        if info is None or exc is not None:
+            journal.fail(self.store, snap, {node.name: f"scale: {_error_text(exc)}"},
+                         keep_node_status=True)
+            return EndPass(None)
+        infos[node.name] = info
+        snap.roles_started[node.name] = []
+        done = len(desired) - len(pending) + 1
+        journal.set_progress(self.store, snap, int(99 * done / len(desired)),
+                             f"{done}/{len(desired)} nodes scaled to {size}")
+        return EndPass(0.0)
+
+    # -- stop ----------------------------------------------------------------------------
+
+    def _stop(self, snap: Snapshot) -> float | None:
+        """Stop the roles in reverse bootstrap order (each stage done before the next),
+        then power every node off. Nodes and their data stay."""
+        stages = self._stages(snap)
+        if stages is None:
+            return None
+        observed = {n.name: n for n in self.provider.list_nodes(snap.name)}
+        planned = {n.name: n for n in snap.plan.nodes() if n.name in observed}
+        members = self._members(list(planned.values()), observed)
+        running = [n for n in planned.values() if observed[n.name].powered_on]
+        steps = len(stages) + 1
+        for done, stage in enumerate(reversed(stages), start=1):
+            # roles a stop or power-off already ended are no longer in roles_started
+            work = [(n, r) for n in running for r in n.roles
+                    if r in stage and r in snap.roles_started.get(n.name, [])]
+            failures = self._stop_roles(snap, work, observed, members)
+            if failures:
+                journal.fail(self.store, snap, failures, keep_node_status=True)
+                return None
+            journal.set_progress(self.store, snap, int(99 * done / steps),
+                                 f"stopped {', '.join(stage)}")
+
+        to_power_off = [info for info in observed.values() if info.powered_on]
+        failures: dict[str, str] = {}
+
+        def powered_off(info: NodeInfo, _: NodeInfo | None, exc: BaseException | None,
+                        took: float) -> None:
+            with self.store.session() as s:
+                op = s.get(Operation, snap.op_id)
+                if exc is not None:
+                    failures[info.name] = f"power off: {_error_text(exc)}"
+                    journal.event(s, op, snap.name, "power off", "failed", node=info.name,
+                                  duration_s=took, message=failures[info.name])
+                    return
+                for row in s.query(Node).filter_by(cluster_id=snap.cluster_id,
+                                                   name=info.name):
+                    row.status, row.action, row.roles_started = (
+                        NodeStatus.POWERED_OFF, None, [])
+                journal.event(s, op, snap.name, "power off", "ok", node=info.name,
+                              duration_s=took)
+
+        if to_power_off:
+            journal.mark_action(self.store, snap, [i.name for i in to_power_off],
+                                "powering off")
+            self._parallel(to_power_off,
+                           lambda info: self.provider.power_off(snap.name, info.name),
+                           powered_off)
+        if failures:
+            journal.fail(self.store, snap, failures, keep_node_status=True)
+            return None
+        journal.stopped(self.store, snap, observed)
+        return None
+
+    def _stop_roles(self, snap: Snapshot, work: list[tuple[NodePlan, str]],
+                    observed: dict[str, NodeInfo], members: Members) -> dict[str, str]:
+        """Stop these roles in parallel; return the errors by node."""
+        failures: dict[str, str] = {}
+        if not work:
+            return failures
+
+        def stop(item: tuple[NodePlan, str]) -> None:
+            node, role = item
+            self.roles[role].stop(self._context(snap, observed[node.name], members))
+
+        def stopped(item: tuple[NodePlan, str], _: None, exc: BaseException | None,
+                    took: float) -> None:
+            node, role = item
+            with self.store.session() as s:
+                op = s.get(Operation, snap.op_id)
+                if exc is not None:
+                    failures[node.name] = f"stop {role}: {_error_text(exc)}"
+                    journal.event(s, op, snap.name, f"stop {role}", "failed", node=node.name,
+                                  duration_s=took, message=failures[node.name])
+                    return
+                row = journal.node_row(s, snap, node)
+                row.roles_started = [r for r in row.roles_started if r != role]
+                row.action = f"stopped {role}"
+                snap.roles_started[node.name] = [
+                    r for r in snap.roles_started.get(node.name, []) if r != role]
+                journal.event(s, op, snap.name, f"stop {role}", "ok", node=node.name,
+                              duration_s=took)
+
+        journal.mark_action(self.store, snap, sorted({n.name for n, _ in work}),
+                            f"stopping {', '.join(sorted({r for _, r in work}))}")
+        self._parallel(work, stop, stopped)
+        return failures
 
     # -- delete ------------------------------------------------------------------------
 

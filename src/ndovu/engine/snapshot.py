@@ -20,8 +20,12 @@ class Snapshot:
     plan: ClusterPlan
     op_id: int
     op_started: datetime
+    # the active operation's OperationType (CREATE, START, STOP, RESIZE, SCALE, DELETE)
+    op_type: str = ""
     # node name -> roles already started on it (persisted bootstrap progress)
     roles_started: dict[str, list[str]] = field(default_factory=dict)
+    # node name -> its group, for every node row (also those a resize no longer wants)
+    node_groups: dict[str, str] = field(default_factory=dict)
 
     def elapsed_s(self) -> float:
         return (datetime.now(UTC) - self.op_started).total_seconds()
@@ -50,6 +54,7 @@ def load_snapshot(store: Store, cluster_id: int) -> Snapshot | None:
         return Snapshot(
             cluster_id=cluster.id, name=cluster.name, desired=cluster.desired,
             plan=ClusterPlan.from_dict(cluster.plan), op_id=op.id,
-            op_started=_aware(op.started_at or op.created_at),
+            op_started=_aware(op.started_at or op.created_at), op_type=op.type,
             roles_started={n.name: list(n.roles_started or []) for n in cluster.nodes},
+            node_groups={n.name: n.group_name for n in cluster.nodes},
         )

@@ -34,12 +34,20 @@ class NodeInfo:
     provider_id: str
     address: str
     powered_on: bool
+    # the node's size as the provider reports it; None when the provider does not say
+    # (a provider that can scale nodes must report both)
+    cpu: int | None = None
+    memory_mb: int | None = None
 
 
 class Provider(Protocol):
     name: str
     # how many node operations the engine may run against this provider at once
     max_parallel: int
+    # whether ``scale_node`` can give a node other CPU and memory; when it cannot,
+    # ``scale_refusal`` says why and what to do instead (shown to API users as is)
+    can_scale_nodes: bool
+    scale_refusal: str | None
 
     def ensure_node(self, request: NodeRequest) -> NodeInfo: ...
 
@@ -50,5 +58,10 @@ class Provider(Protocol):
     def power_off(self, cluster: str, name: str) -> NodeInfo: ...
 
     def list_nodes(self, cluster: str) -> list[NodeInfo]: ...
+
+    def scale_node(self, cluster: str, name: str, cpu: int, memory_mb: int) -> NodeInfo:
+        """Give the node ``cpu`` CPUs and ``memory_mb`` MB (idempotent: a node of that size
+        is left alone) and return it running. ProviderError when ``can_scale_nodes`` is
+        False."""
 
     def transport(self, node: NodeInfo) -> Transport: ...

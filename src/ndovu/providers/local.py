@@ -96,6 +96,12 @@ class LocalProvider:
     """Nodes as directories under ``state_dir``/nodes, each with an address from ``subnet``."""
 
     name = "local"
+    can_scale_nodes = False
+    scale_refusal = (
+        "the local provider runs each node as processes on this machine; it cannot change "
+        "a node's CPU or memory (they share this machine's). To scale nodes up or down, "
+        "run ndovu with a provider that gives nodes their own machines (vSphere or "
+        "OpenStack, once configured); to add capacity here, resize the node group instead")
 
     def __init__(self, state_dir: Path, *, subnet: str = "127.1.0.0/16",
                  max_parallel: int = 16):
@@ -223,6 +229,9 @@ class LocalProvider:
         self._owned(cluster, name)
         stop_all_services(self._node_dir(name))
         return self._set_power(cluster, name, False)
+
+    def scale_node(self, cluster: str, name: str, cpu: int, memory_mb: int) -> NodeInfo:
+        raise ProviderError(self.scale_refusal, node=name)
 
     def delete_node(self, cluster: str, name: str) -> None:
         node_dir = self._node_dir(name)

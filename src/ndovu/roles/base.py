@@ -131,6 +131,9 @@ class RoleContext:
     # role name -> every node of the cluster that has that role, in a stable order
     members: Mapping[str, tuple[Member, ...]]
     configuration: Mapping[str, Any] = field(default_factory=dict)
+    # True when this node's role joins a cluster that already runs (a resize adds the
+    # node): e.g. etcd must ask the running members to admit it before it starts
+    joining: bool = False
 
 
 class Role(Protocol):
@@ -154,7 +157,20 @@ class Role(Protocol):
 
     def stop(self, ctx: RoleContext) -> None: ...
 
+    def decommission(self, ctx: RoleContext) -> None:
+        """Hand over before the node leaves the cluster for good (a resize removes it),
+        while it still runs: e.g. etcd removes the member through a remaining one.
+        ``ctx.members`` lists the members that stay. Idempotent; a no-op for most roles."""
+
     def health(self, ctx: RoleContext) -> Health: ...
 
     def endpoints(self, cluster: str,
                   members: Mapping[str, tuple[Member, ...]]) -> dict[str, str]: ...
+
+
+def decommission(role: Role, ctx: RoleContext) -> None:
+    """``role.decommission(ctx)``; a role written before the method existed has nothing
+    to hand over."""
+    method = getattr(role, "decommission", None)
+    if method is not None:
+        method(ctx)

@@ -9,6 +9,12 @@ Members are named after their nodes and form the cluster from ``ctx.members["etc
 with ``--initial-cluster-state new``. Once a member's data dir holds its WAL, etcd
 ignores the initial-cluster flags and rejoins with the identity stored there, so a
 restarted node starts from the same argv.
+
+A node added to a running cluster (``ctx.joining``) is first admitted by a running member
+(``member add``, through etcd's v3 HTTP gateway), then starts with
+``--initial-cluster-state existing`` and the cluster's current members; a node leaving it
+(``decommission``) is removed through a member that stays (``member remove``). Both
+look at the member list first, so running them again changes nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ SERVICE = "etcd"
 CLIENT_PORT = 2379
 PEER_PORT = 2380
 HEALTH_TIMEOUT = 2.0
+# member add / remove wait for the change to be committed by a quorum
+MEMBERSHIP_TIMEOUT = 10.0
 DEFAULT_ELECTION_TIMEOUT_MS = 1000
 
 # etcd flags a cluster's configuration may set (section "etcd"); every other flag is
@@ -88,6 +96,34 @@ def _get_health(address: str, timeout: float = HEALTH_TIMEOUT) -> tuple[int, str
         connection.close()
 
 
+def _post_json(address: str, path: str, body: dict[str, Any],
+               timeout: float = MEMBERSHIP_TIMEOUT) -> tuple[int, Any, str]:
+    """POST to a member's v3 HTTP gateway: (HTTP status, parsed JSON or None, raw text)."""
+    connection = http.client.HTTPConnection(address, CLIENT_PORT, timeout=timeout)
+    try:
+        connection.request("POST", path, json.dumps(body),
+                           {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        text = response.read(1 << 20).decode("utf-8", errors="replace")
+    finally:
+        connection.close()
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        answer = None
+    return response.status, answer, text
+
+
+def _peer_url(address: str) -> str:
+    return f"http://{address}:{PEER_PORT}"
+
+
+def _etcd_message(answer: Any, text: str) -> str:
+    if isinstance(answer, dict) and answer.get("message"):
+        return str(answer["message"])
+    return text.strip()[:200] or "(empty answer)"
+
+
 def _readable(log: str) -> str:
     """etcd's zap JSON lines as "level: msg: error" text; other lines (a Go panic) as is."""
     lines = []
@@ -138,8 +174,11 @@ class EtcdRole:
         except ValueError as exc:
             raise NodeBootstrapError(str(exc), node=ctx.node.name, role=self.name) from None
 
-    def command(self, ctx: RoleContext) -> list[str]:
-        """The etcd argv of this node: its settings, then ndovu's wiring."""
+    def command(self, ctx: RoleContext, initial_cluster: str | None = None) -> list[str]:
+        """The etcd argv of this node: its settings, then ndovu's wiring.
+
+        ``initial_cluster`` is given for a member joining a running cluster: the members
+        the cluster has now ("name=peer-url,..."), and the state "existing"."""
         members = self._members(ctx)
         if ctx.node.name not in {m.name for m in members}:
             raise NodeBootstrapError(
@@ -160,10 +199,10 @@ class EtcdRole:
             f"--initial-advertise-peer-urls={peer_url}",
             f"--listen-client-urls={client_url}",
             f"--advertise-client-urls={client_url}",
-            "--initial-cluster=" + ",".join(f"{m.name}=http://{m.address}:{PEER_PORT}"
-                                            for m in members),
+            "--initial-cluster=" + (initial_cluster or ",".join(
+                f"{m.name}={_peer_url(m.address)}" for m in members)),
             # ignored once data/member exists: a restarted member rejoins from its WAL
-            "--initial-cluster-state=new",
+            f"--initial-cluster-state={'new' if initial_cluster is None else 'existing'}",
             f"--initial-cluster-token={_token(ctx.cluster)}",
             # zap's JSON lines on stderr, which the transport appends to logs/etcd.log
             "--logger=zap",
@@ -171,12 +210,99 @@ class EtcdRole:
         ]
         return argv
 
-    def configure(self, ctx: RoleContext) -> None:
-        argv = self.command(ctx)
+    def _write_args(self, ctx: RoleContext, argv: list[str]) -> None:
         # for operators: the command line the node runs, one shell-quoted word a line.
         # The data dir is left to etcd, which creates it with the 0700 it insists on.
         ctx.transport.write_file("conf/etcd.args",
                                  "".join(f"{shlex.quote(a)}\n" for a in argv))
+
+    def configure(self, ctx: RoleContext) -> None:
+        argv = self.command(ctx)  # checks membership and settings before anything runs
+        if not ctx.joining:  # a joining member's argv depends on the cluster: see start
+            self._write_args(ctx, argv)
+
+    # -- membership (a node joining or leaving a running cluster) ---------------------
+
+    def _ask_members(self, ctx: RoleContext, path: str,
+                     body: dict[str, Any]) -> tuple[int, Any, str, Member]:
+        """POST a cluster call to the first other member that answers."""
+        others = [m for m in self._members(ctx) if m.name != ctx.node.name]
+        errors = []
+        for member in others:
+            try:
+                status, answer, text = _post_json(member.address, path, body)
+            except (OSError, http.client.HTTPException) as exc:
+                errors.append(f"{member.name} at {member.address}:{CLIENT_PORT}: "
+                              f"{exc or type(exc).__name__}")
+                continue
+            return status, answer, text, member
+        raise NodeBootstrapError(
+            f"no running etcd member of cluster {ctx.cluster} answered {path} for "
+            f"{ctx.node.name}: {'; '.join(errors) or 'there is no other member'}",
+            node=ctx.node.name, role=self.name, retryable=True)
+
+    def _member_list(self, ctx: RoleContext) -> list[dict[str, Any]]:
+        status, answer, text, via = self._ask_members(ctx, "/v3/cluster/member/list", {})
+        if status != 200 or not isinstance(answer, dict):
+            raise NodeBootstrapError(
+                f"etcd member {via.name} answered the member list with HTTP {status}: "
+                f"{_etcd_message(answer, text)}", node=ctx.node.name, role=self.name,
+                retryable=True)
+        return [m for m in answer.get("members") or [] if isinstance(m, dict)]
+
+    def _remove_member(self, ctx: RoleContext, member: dict[str, Any]) -> None:
+        # IDs are uint64: the gateway writes them as strings, and takes them back so
+        status, answer, text, via = self._ask_members(
+            ctx, "/v3/cluster/member/remove", {"ID": str(member.get("ID"))})
+        if status == 200 or "member not found" in text:  # gone already: nothing to do
+            return
+        raise NodeBootstrapError(
+            f"etcd member {via.name} refused to remove member {member.get('ID')} "
+            f"({member.get('name') or ', '.join(member.get('peerURLs') or [])}) from cluster "
+            f"{ctx.cluster}: {_etcd_message(answer, text)}", node=ctx.node.name,
+            role=self.name, retryable=True)
+
+    def _join(self, ctx: RoleContext) -> str:
+        """Have the running members admit this node (once); return the initial-cluster
+        value it must start with: every current member, itself included."""
+        mine = _peer_url(ctx.node.address)
+        members = self._member_list(ctx)
+        stale = [m for m in members if m.get("name") == ctx.node.name
+                 and mine not in (m.get("peerURLs") or [])]
+        for member in stale:  # an earlier incarnation of this node, at another address
+            self._remove_member(ctx, member)
+        if stale:
+            members = self._member_list(ctx)
+        if not any(mine in (m.get("peerURLs") or []) for m in members):
+            status, answer, text, via = self._ask_members(
+                ctx, "/v3/cluster/member/add", {"peerURLs": [mine]})
+            if status == 200 and isinstance(answer, dict) and answer.get("members"):
+                members = [m for m in answer["members"] if isinstance(m, dict)]
+            elif "already exists" in text:  # added meanwhile: the list says by whom
+                members = self._member_list(ctx)
+            else:
+                raise NodeBootstrapError(
+                    f"etcd member {via.name} refused to add {ctx.node.name} ({mine}) to "
+                    f"cluster {ctx.cluster}: {_etcd_message(answer, text)}",
+                    node=ctx.node.name, role=self.name, retryable=True)
+        # members that have not started yet have no name in the list: ndovu knows it
+        names = {_peer_url(m.address): m.name for m in self._members(ctx)}
+        entries = []
+        for member in members:
+            for url in member.get("peerURLs") or []:
+                name = ctx.node.name if url == mine else (
+                    member.get("name") or names.get(url) or f"member-{member.get('ID')}")
+                entries.append(f"{name}={url}")
+        return ",".join(entries)
+
+    def decommission(self, ctx: RoleContext) -> None:
+        """Remove this node's member through one that stays (``ctx.members``)."""
+        if not [m for m in self._members(ctx) if m.name != ctx.node.name]:
+            return  # the last member: there is no cluster left to tell
+        mine = _peer_url(ctx.node.address)
+        for member in self._member_list(ctx):
+            if member.get("name") == ctx.node.name or mine in (member.get("peerURLs") or []):
+                self._remove_member(ctx, member)
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -194,6 +320,9 @@ class EtcdRole:
                 raise NodeBootstrapError(
                     f"port {port} on {ctx.node.address} is already in use by another "
                     "process", node=node, role=self.name, retryable=True)
+        if ctx.joining:
+            argv = self.command(ctx, initial_cluster=self._join(ctx))
+            self._write_args(ctx, argv)
         try:
             transport.start_service(SERVICE, argv)
         except OSError as exc:

@@ -201,6 +201,10 @@ class ZooKeeperRole:
     def stop(self, ctx: RoleContext) -> None:
         ctx.transport.stop_service(SERVICE, timeout=20.0)
 
+    def decommission(self, ctx: RoleContext) -> None:
+        # the ensemble's size is fixed by its spec ([3,3,3]): a member never leaves alone
+        return None
+
     def health(self, ctx: RoleContext) -> Health:
         transport = ctx.transport
         address = ctx.node.address

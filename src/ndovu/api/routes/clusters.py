@@ -14,7 +14,7 @@ from ndovu.api.schemas import ERROR_RESPONSES, ClusterList, ClusterRead, EventLi
 from ndovu.api.views import cluster_read, cluster_summary, event_read, operation_read
 from ndovu.errors import ConflictError, NotFoundError
 from ndovu.spec import expand, validate_cluster_name
-from ndovu.statuses import ClusterStatus, NodeStatus, OperationType, TaskStatus
+from ndovu.statuses import ClusterStatus, Desired, NodeStatus, OperationType, TaskStatus
 from ndovu.store.models import Cluster, Event, Node, Operation
 
 router = APIRouter(prefix="/v1/clusters", tags=["clusters"], responses=ERROR_RESPONSES)
@@ -67,7 +67,7 @@ def create_cluster(body: ClusterCreateBody, response: Response,
             if s.scalars(select(Cluster.id).where(Cluster.name == body.name)).first():
                 raise conflict
             cluster = Cluster(name=body.name, type=cluster_type.name, plan=plan.to_dict(),
-                              status=ClusterStatus.PROVISIONING, desired="present",
+                              status=ClusterStatus.PROVISIONING, desired=Desired.RUNNING,
                               endpoints={})
             s.add(cluster)
             s.flush()
@@ -125,7 +125,7 @@ def delete_cluster(name: str, response: Response,
             # delete wins over a create still in progress; the engine stops working on it
             op.status = TaskStatus.ABANDONED
             op.progress_message = "abandoned: the cluster is being deleted"
-        cluster.desired = "absent"
+        cluster.desired = Desired.ABSENT
         cluster.status = ClusterStatus.DELETING
         op = Operation(cluster_id=cluster.id, target=name, type=OperationType.DELETE,
                        status=TaskStatus.STARTING, progress=0, succeed_nodes=[], fail_nodes=[],
