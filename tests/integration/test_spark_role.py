@@ -173,5 +173,5 @@ def test_exited_daemon_reports_its_log(provider: LocalProvider) -> None:
         assert time.monotonic() < deadline, f"the master did not exit: {health}"
         time.sleep(0.3)
     assert not health.ok
-    assert health.message.startswith("spark_master process is not running; last log lines:")
+    assert health.message.startswith("spark_master process is not running; its log says:")
     assert "heap" in health.message.lower(), health

@@ -28,7 +28,7 @@ from ndovu.engine.planner import bootstrap_stages, plan_roles
 from ndovu.engine.snapshot import Snapshot, load_snapshot
 from ndovu.errors import NdovuError
 from ndovu.providers.base import NodeInfo, NodeRequest, Provider
-from ndovu.roles.base import Health, Member, Role, RoleContext, decommission
+from ndovu.roles.base import Health, Member, Role, RoleContext
 from ndovu.spec.expand import deep_merge
 from ndovu.spec.model import NodePlan
 from ndovu.statuses import Desired, NodeStatus, OperationType
@@ -188,7 +188,7 @@ class Reconciler:
                  if group is not None and r in group.roles]
         ctx = self._context(snap, info, members)
         steps: list[tuple[str, Callable[[], Any]]] = [
-            (f"decommission {role}", lambda role=role: decommission(self.roles[role], ctx))
+            (f"decommission {role}", lambda role=role: self.roles[role].decommission(ctx))
             for role in roles]
         if info.powered_on:  # an off node runs nothing
             steps += [(f"stop {role}", lambda role=role: self.roles[role].stop(ctx))

@@ -14,10 +14,12 @@ sections and keys no role of the cluster understands before anything is created.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import socket
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from ndovu.errors import NodeBootstrapError
 from ndovu.transports.base import Transport
 
 
@@ -118,9 +120,28 @@ def failure_excerpt(log: str, limit: int = 6) -> str:
     """
     lines = [line.rstrip() for line in log.splitlines()
              if line.strip() and not _STACK_FRAME.match(line)]
-    errors = [line for line in lines if _FAILURE_LINE.search(line)]
+    # an error line and the line after it, which often holds the reason (the JVM writes
+    # "Error occurred during initialization of VM" and then "Too small maximum heap")
+    marked = {j for i, line in enumerate(lines) if _FAILURE_LINE.search(line)
+              for j in (i, i + 1) if j < len(lines)}
+    errors = [line for i, line in enumerate(lines) if i in marked]
     chosen = list(dict.fromkeys(errors or lines))[-limit:]
     return "\n".join(chosen)[-2000:] if chosen else "(no log)"
+
+
+def refuse_taken_ports(ctx: RoleContext, role: str, ports: Iterable[int]) -> None:
+    """Before starting: fail with a clear error if something already accepts connections
+    on one of ``ports`` of the node's address (a refused connection means free)."""
+    for port in ports:
+        try:
+            with socket.create_connection((ctx.node.address, port), timeout=1.0):
+                taken = True
+        except OSError:
+            taken = False
+        if taken:
+            raise NodeBootstrapError(
+                f"port {port} on {ctx.node.address} is already in use by another process; "
+                f"{role} cannot listen there", node=ctx.node.name, role=role, retryable=True)
 
 
 @dataclass(frozen=True)
@@ -166,11 +187,3 @@ class Role(Protocol):
 
     def endpoints(self, cluster: str,
                   members: Mapping[str, tuple[Member, ...]]) -> dict[str, str]: ...
-
-
-def decommission(role: Role, ctx: RoleContext) -> None:
-    """``role.decommission(ctx)``; a role written before the method existed has nothing
-    to hand over."""
-    method = getattr(role, "decommission", None)
-    if method is not None:
-        method(ctx)

@@ -23,7 +23,6 @@ import http.client
 import json
 import shlex
 import shutil
-import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,6 +33,7 @@ from ndovu.roles.base import (
     RoleContext,
     Setting,
     failure_excerpt,
+    refuse_taken_ports,
     resolve_settings,
 )
 
@@ -74,14 +74,6 @@ SETTINGS = {s.name: s for s in (
 def _etcd() -> str | None:
     return shutil.which("etcd")
 
-
-def _port_in_use(address: str, port: int) -> bool:
-    """Whether something accepts connections on address:port (refused means free)."""
-    try:
-        with socket.create_connection((address, port), timeout=1.0):
-            return True
-    except OSError:
-        return False
 
 
 def _get_health(address: str, timeout: float = HEALTH_TIMEOUT) -> tuple[int, str]:
@@ -315,11 +307,7 @@ class EtcdRole:
         if transport.service_running(SERVICE):
             return
         argv = self.command(ctx)
-        for port in (CLIENT_PORT, PEER_PORT):
-            if _port_in_use(ctx.node.address, port):
-                raise NodeBootstrapError(
-                    f"port {port} on {ctx.node.address} is already in use by another "
-                    "process", node=node, role=self.name, retryable=True)
+        refuse_taken_ports(ctx, self.name, (CLIENT_PORT, PEER_PORT))
         if ctx.joining:
             argv = self.command(ctx, initial_cluster=self._join(ctx))
             self._write_args(ctx, argv)

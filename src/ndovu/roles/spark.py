@@ -19,7 +19,6 @@ import importlib.util
 import json
 import os
 import shutil
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -27,7 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from ndovu.errors import NodeBootstrapError
-from ndovu.roles.base import Health, Member, RoleContext, Setting, resolve_settings
+from ndovu.roles.base import (
+    Health,
+    Member,
+    RoleContext,
+    Setting,
+    failure_excerpt,
+    refuse_taken_ports,
+    resolve_settings,
+)
 from ndovu.roles.zookeeper import CLIENT_PORT as ZOOKEEPER_PORT
 
 MASTER_SERVICE = "spark_master"
@@ -89,15 +96,6 @@ def _unsupported_reason() -> str | None:
         return ("Spark needs a Java runtime (17 or newer) and none is on PATH or in "
                 "JAVA_HOME; install one, e.g. `apt-get install openjdk-17-jre-headless`")
     return None
-
-
-def _port_in_use(address: str, port: int) -> bool:
-    """Whether something accepts connections on address:port (refused means free)."""
-    try:
-        with socket.create_connection((address, port), timeout=1.0):
-            return True
-    except OSError:
-        return False
 
 
 # no proxy: a node's UI is on a loopback address a proxy cannot reach
@@ -183,12 +181,7 @@ class _SparkDaemon:
             raise NodeBootstrapError(
                 f"{self.name} on {node} is not configured yet (no {PROPERTIES})",
                 node=node, role=self.name, retryable=True)
-        for port in self.ports:
-            if _port_in_use(ctx.node.address, port):
-                raise NodeBootstrapError(
-                    f"port {port} on {ctx.node.address} is already in use by another "
-                    f"process; {self.name} cannot listen there", node=node, role=self.name,
-                    retryable=True)
+        refuse_taken_ports(ctx, self.name, self.ports)
         try:
             transport.start_service(self.service, self.command(ctx),
                                     env=self.environment(ctx))
@@ -210,9 +203,8 @@ class _SparkDaemon:
         transport = ctx.transport
         if transport.service_running(self.service):
             return None
-        tail = transport.service_log_tail(self.service, 8).strip()
-        detail = tail[-1500:] if tail else "(no log)"
-        return Health(False, f"{self.name} process is not running; last log lines: {detail}",
+        detail = failure_excerpt(transport.service_log_tail(self.service, 200))
+        return Health(False, f"{self.name} process is not running; its log says: {detail}",
                       failed=True)
 
     def _ui_json(self, ctx: RoleContext, port: int) -> tuple[Any, str | None]:

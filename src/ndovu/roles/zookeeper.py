@@ -22,6 +22,7 @@ from ndovu.roles.base import (
     RoleContext,
     Setting,
     failure_excerpt,
+    refuse_taken_ports,
     resolve_settings,
 )
 
@@ -73,15 +74,6 @@ _NOT_SERVING = "This ZooKeeper instance is not currently serving requests"
 
 def _java() -> str | None:
     return shutil.which("java")
-
-
-def _port_in_use(address: str, port: int) -> bool:
-    """Whether something accepts connections on address:port (refused means free)."""
-    try:
-        with socket.create_connection((address, port), timeout=1.0):
-            return True
-    except OSError:
-        return False
 
 
 def _ask(address: str, command: bytes, timeout: float = 2.0) -> str:
@@ -187,11 +179,7 @@ class ZooKeeperRole:
         ports = [CLIENT_PORT]
         if len(self._members(ctx)) > 1:
             ports += [QUORUM_PORT, ELECTION_PORT]
-        for port in ports:
-            if _port_in_use(ctx.node.address, port):
-                raise NodeBootstrapError(
-                    f"port {port} on {ctx.node.address} is already in use by another "
-                    "process", node=node, role=self.name, retryable=True)
+        refuse_taken_ports(ctx, self.name, ports)
         try:
             transport.start_service(SERVICE, self.command(ctx))
         except OSError as exc:
