@@ -258,12 +258,18 @@ def ndovu_server(state_dir: Path) -> Iterator[httpx.Client]:
                 raise BenchError(f"ndovu server exited with {process.returncode}:\n"
                                  f"{_tail(log_path)}")
             with contextlib.suppress(httpx.TransportError):
-                if client.get("/v1/catalog").status_code == 200:
+                if client.get("/v1/health").status_code == 200:
                     break
             if time.monotonic() > deadline:
-                raise BenchError(f"ndovu server did not answer GET /v1/catalog within "
+                raise BenchError(f"ndovu server did not answer GET /v1/health within "
                                  f"{SERVER_START_TIMEOUT_S:g} s:\n{_tail(log_path)}")
             time.sleep(POLL_S)
+        # log in as the admin the first start created
+        password = (state_dir / "initial-admin-password").read_text().strip()
+        token = _check(client.post("/v1/auth/tokens",
+                                   json={"username": "admin", "password": password}),
+                       "POST /v1/auth/tokens")["token"]
+        client.headers["Authorization"] = f"Bearer {token}"
         yield client
     finally:
         client.close()

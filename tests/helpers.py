@@ -149,9 +149,10 @@ def wait_operation(client: httpx.Client, op_id: int, timeout: float = 180) -> di
     return wait_until(done, timeout=timeout, what=f"operation {op_id} to finish", interval=0.3)
 
 
-def node_pids(state_dir: Path) -> list[int]:
-    """Live processes of any node of this server (every one carries NDOVU_NODE_ROOT)."""
-    prefix = f"NDOVU_NODE_ROOT={state_dir.resolve()}/".encode()
+def node_pids(root: Path) -> list[int]:
+    """Live processes of the nodes under ``root``: a server's state dir or one node's
+    directory (every node process carries NDOVU_NODE_ROOT in its environment)."""
+    root = root.resolve()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -161,7 +162,9 @@ def node_pids(state_dir: Path) -> list[int]:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except (OSError, IndexError):
             continue
-        if state != "Z" and any(v.startswith(prefix) for v in environ):
+        node_roots = [Path(v.split(b"=", 1)[1].decode(errors="replace")) for v in environ
+                      if v.startswith(b"NDOVU_NODE_ROOT=")]
+        if state != "Z" and any(r == root or root in r.parents for r in node_roots):
             found.append(int(entry.name))
     return found
 

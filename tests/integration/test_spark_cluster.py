@@ -51,6 +51,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     kill_all(srv.state_dir)
 
 
+def _resize(c: httpx.Client, cluster: str, workers: int) -> None:
+    r = c.put(f"/v1/clusters/{cluster}/nodegroups/worker/instancenum",
+              json={"instanceNum": workers})
+    assert r.status_code == 202, r.text
+    op = wait_operation(c, r.json()["id"])
+    assert op["status"] == "COMPLETED", op
+
+
+def _alive_workers(master: str) -> list[str]:
+    """The addresses of the workers the master counts as ALIVE."""
+    state = httpx.get(f"http://{master}:8080/json/", timeout=5).json()
+    return sorted(w["host"] for w in state["workers"] if w["state"] == "ALIVE")
+
+
 def _nodes(cluster: dict) -> dict[str, dict]:
     return {n["name"]: n for g in cluster["nodeGroups"] for n in g["instances"]}
 
@@ -125,6 +139,25 @@ def test_create_run_job_delete(server: Server, tmp_path: Path) -> None:
         assert list(work.glob("app-*/*/stderr")), f"no executor ran under {work}"
     state = httpx.get(f"http://{master}:8080/json/", timeout=5).json()
     assert [a["name"] for a in state["completedapps"]] == ["ndovu-e2e"]
+
+    # resize the workers out: the new worker registers with the master
+    with server.client() as c:
+        _resize(c, "spark_e2e", 3)
+        nodes = _nodes(c.get("/v1/clusters/spark_e2e").json())
+    new_worker = nodes["spark_e2e-worker-2"]
+    assert new_worker["status"] == "SERVICE_READY" and new_worker["ip"].startswith("127.67.")
+    assert _alive_workers(master) == sorted([*workers, new_worker["ip"]])
+    # and in: the highest indexes go, with their processes and directories
+    with server.client() as c:
+        _resize(c, "spark_e2e", 1)
+        assert sorted(_nodes(c.get("/v1/clusters/spark_e2e").json())) == [
+            "spark_e2e-master-0", "spark_e2e-worker-0"]
+    wait_until(lambda: _alive_workers(master) == [nodes["spark_e2e-worker-0"]["ip"]],
+               timeout=90, what="the master to see one worker left")
+    for gone in ("spark_e2e-worker-1", "spark_e2e-worker-2"):
+        root = server.state_dir / "nodes" / gone
+        assert not root.exists()
+        assert node_pids(root) == [], f"processes of {gone} outlived it"
 
     with server.client() as c:
         r = c.delete("/v1/clusters/spark_e2e")

@@ -40,7 +40,7 @@ from ndovu.roles.base import (
 SERVICE = "etcd"
 CLIENT_PORT = 2379
 PEER_PORT = 2380
-HEALTH_TIMEOUT = 2.0
+HEALTH_TIMEOUT = 2.0  # etcd 3.4 takes up to ~1 s to say it has no leader
 # member add / remove wait for the change to be committed by a quorum
 MEMBERSHIP_TIMEOUT = 10.0
 DEFAULT_ELECTION_TIMEOUT_MS = 1000
