@@ -273,18 +273,42 @@ def catalog_type_view(kind: Json) -> RenderableType:
                        escape(", ".join(group.get("instanceTypes") or []) or "-"),
                        _instance_range(storage.get("sizeGB")))
     parts: list[RenderableType] = [header, "", groups]
-    settings = Table(title="Configuration (section.key: default — meaning)",
-                     title_justify="left")
-    for column in ("Role", "Setting", "Kind", "Default", "Meaning"):
-        settings.add_column(column)
-    for role in kind.get("roleDetails") or []:
-        for setting in role.get("settings") or []:
-            default = setting.get("default")
-            settings.add_row(escape(str(role.get("name"))),
-                             escape(f"{role.get('configSection')}.{setting.get('name')}"),
-                             escape(str(setting.get("kind"))),
-                             "-" if default is None else escape(str(default)),
-                             escape(str(setting.get("description") or "")))
-    if settings.row_count:
-        parts += ["", settings]
+    if kind.get("runnableHere"):
+        table = settings_table(kind.get("roleDetails") or [], kind.get("configuration") or {})
+        if table.row_count:
+            parts += ["", table]
     return Group(*parts)
+
+
+def _setting_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "-" if value is None else str(value)
+
+
+def settings_table(role_details: list[Json], type_configuration: Json) -> Table:
+    """Every configuration key the type's roles understand, once per key (a key two roles
+    read, like spark.daemon.memory, names both); the type's own value wins over the role's
+    default and is marked."""
+    rows: dict[str, list[Any]] = {}
+    for role in role_details:
+        section = str(role.get("configSection"))
+        overrides = type_configuration.get(section) or {}
+        for setting in role.get("settings") or []:
+            key = f"{section}.{setting.get('name')}"
+            if key in rows:
+                rows[key][0].append(str(role.get("name")))
+                continue
+            value = _setting_value(setting.get("default"))
+            if setting.get("name") in overrides:
+                value = f"{_setting_value(overrides[setting['name']])} (this type)"
+            rows[key] = [[str(role.get("name"))], key, str(setting.get("kind")), value,
+                         str(setting.get("description") or "")]
+    table = Table(title="Configuration (set with --set SECTION.KEY=VALUE)",
+                  title_justify="left")
+    for column in ("Setting", "Kind", "Default", "Read by", "Meaning"):
+        table.add_column(column)
+    for roles, key, kind_name, value, meaning in rows.values():
+        table.add_row(escape(key), escape(kind_name), escape(value),
+                      escape(", ".join(roles)), escape(meaning))
+    return table
