@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ndovu import accounts
 from ndovu.api.deps import ApiContext, context
@@ -23,8 +24,13 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def require_user(request: Request,
-                 ctx: Annotated[ApiContext, Depends(context)]) -> accounts.Principal:
+# declares the scheme in the OpenAPI document; the check itself is ours (one 401 shape)
+_bearer = HTTPBearer(auto_error=False, description="a token from POST /v1/auth/tokens")
+
+
+def require_user(request: Request, ctx: Annotated[ApiContext, Depends(context)],
+                 _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+                 ) -> accounts.Principal:
     principal = accounts.resolve_token(ctx.store, bearer_token(request), accounts.BEARER)
     if principal is None:
         raise AuthError("authentication required: send 'Authorization: Bearer TOKEN'",
