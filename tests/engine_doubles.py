@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ndovu import addresses
 from ndovu.errors import NodeBootstrapError, ProviderError
 from ndovu.providers.base import NodeInfo, NodeRequest
 from ndovu.roles.base import Health, Member, RoleContext, Setting
@@ -70,6 +71,8 @@ class MemoryProvider:
     fail: dict[str, str] = field(default_factory=dict)
     name: str = "memory"
     can_scale_nodes: bool = True
+    address_space: str | None = None
+    password_refusal: str | None = "the memory provider has no node logins"
 
     @property
     def scale_refusal(self) -> str | None:
@@ -103,8 +106,7 @@ class MemoryProvider:
                 raise ProviderError(self.fail[request.name], node=request.name)
             with self._lock:
                 if request.name not in self.nodes:
-                    address = f"10.0.0.{self._next}"
-                    self._next += 1
+                    address = self._address(request)
                     self.nodes[request.name] = NodeInfo(
                         request.cluster, request.name, request.group, request.index,
                         f"mem-{request.name}", address, True,
@@ -114,6 +116,19 @@ class MemoryProvider:
                 return self.nodes[request.name]
         finally:
             self._leave()
+
+    def _address(self, request: NodeRequest) -> str:
+        """The next free address of the request's pool, else of 10.0.0.0/8 (lock held)."""
+        held = {n.address for n in self.nodes.values()}
+        if request.address_pool:
+            for address in addresses.addresses(request.address_pool):
+                if str(address) not in held:
+                    return str(address)
+            raise ProviderError("no free address left in the cluster's network",
+                                node=request.name)
+        address = f"10.0.0.{self._next}"
+        self._next += 1
+        return address
 
     def delete_node(self, cluster: str, name: str) -> None:
         self._enter("delete", name)

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from ndovu import accounts
 from ndovu.api.app import create_app
-from ndovu.api.deps import ApiContext
+from ndovu.api.deps import NO_NODE_PASSWORDS, ApiContext
 from ndovu.catalog import Catalog
 from ndovu.config import Settings
 from ndovu.engine import Engine
@@ -67,7 +67,11 @@ def build(settings: Settings) -> Process:
                                     names, KNOWN_PROVIDERS),
                                 notify=engine.wake if settings.engine else (lambda: None),
                                 scale_refusal=None if provider.can_scale_nodes
-                                else provider.scale_refusal))
+                                else provider.scale_refusal,
+                                provider=provider.name,
+                                address_space=provider.address_space,
+                                password_refusal=provider.password_refusal
+                                or NO_NODE_PASSWORDS))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Iterator[None]:  # type: ignore[misc]

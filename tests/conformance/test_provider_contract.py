@@ -153,3 +153,22 @@ def test_scaling_is_done_or_refused_with_a_reason(provider_factory) -> None:
     assert scaled.address == node.address and scaled.powered_on
     listed = provider.list_nodes("c1")[0]
     assert (listed.cpu, listed.memory_mb) == (2, 2048)
+
+
+def test_a_network_pool_gives_addresses_inside_it_until_none_is_left(provider_factory) -> None:
+    factory, _ = provider_factory
+    provider = factory()
+    pool = (("127.78.5.1", "127.78.5.2"),)
+    made = [provider.ensure_node(NodeRequest("c1", f"c1-g-{i}", "g", i, 1, 1024, 10,
+                                             address_pool=pool)) for i in range(2)]
+    assert sorted(n.address for n in made) == ["127.78.5.1", "127.78.5.2"]
+    # idempotent: the same node keeps its address
+    assert provider.ensure_node(NodeRequest("c1", "c1-g-0", "g", 0, 1, 1024, 10,
+                                            address_pool=pool)) == made[0]
+    with pytest.raises(ProviderError, match="no free address"):
+        provider.ensure_node(NodeRequest("c1", "c1-g-2", "g", 2, 1, 1024, 10,
+                                         address_pool=pool))
+    # without a pool the provider's own addresses are used, as before
+    assert provider.ensure_node(request("c2", "g", 0)).address not in {"127.78.5.1",
+                                                                       "127.78.5.2"}
+    assert provider.address_space is None or provider.address_space == "127.0.0.0/8"

@@ -41,3 +41,29 @@ def test_0002_turns_present_into_running_and_back(tmp_path: Path) -> None:
 
     command.downgrade(cfg, "0001")
     assert _desired(url) == {"live": "present", "going": "absent"}
+
+
+def test_0004_adds_placement_to_existing_clusters_and_takes_it_away(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ndovu.db'}"
+    cfg = alembic_config(url)
+    command.upgrade(cfg, "0003")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO clusters (name, type, plan, status, desired, endpoints, created_at, "
+            "updated_at) VALUES ('old', 'zookeeper', '{}', 'RUNNING', 'running', '{}', "
+            "'2026-01-01', '2026-01-01')"))
+    command.upgrade(cfg, "0004")
+    with engine.connect() as conn:
+        # a cluster made before networks existed keeps the provider's own addresses
+        assert conn.execute(text("SELECT name, network_name, resource_pool_name FROM "
+                                 "clusters")).all() == [("old", None, None)]
+        assert conn.execute(text("SELECT count(*) FROM networks")).scalar() == 0
+    command.downgrade(cfg, "0003")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name, status FROM clusters")).all() == [
+            ("old", "RUNNING")]
+        tables = {r[0] for r in conn.execute(text(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"))}
+    engine.dispose()
+    assert not {"networks", "resource_pools", "datastores"} & tables

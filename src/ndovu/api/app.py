@@ -6,9 +6,13 @@ from fastapi import Depends, FastAPI
 
 from ndovu import __version__
 from ndovu.api import errors
-from ndovu.api.auth import require_user
+from ndovu.api.auth import require_session, require_user
 from ndovu.api.deps import ApiContext
+from ndovu.api.limits import BodyLimit
 from ndovu.api.routes import auth, catalog, clusters, lifecycle, operations
+from ndovu.api.serengeti import auth as serengeti_auth
+from ndovu.api.serengeti import clusters as serengeti_clusters
+from ndovu.api.serengeti import resources as serengeti_resources
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
@@ -23,6 +27,13 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(lifecycle.router, dependencies=authenticated)
     app.include_router(operations.router, dependencies=authenticated)
     app.include_router(catalog.router, dependencies=authenticated)
+    # BDE's API: form login, then the session cookie
+    app.include_router(serengeti_auth.router)
+    in_session = [Depends(require_session)]
+    app.include_router(serengeti_clusters.router, dependencies=in_session)
+    app.include_router(serengeti_resources.router, dependencies=in_session)
+    # outermost: an oversized body is refused before anything reads it
+    app.add_middleware(BodyLimit, max_bytes=ctx.max_body_bytes)
 
     @app.get("/v1/health", tags=["server"])
     def health() -> dict[str, str]:

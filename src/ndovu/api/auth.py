@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from ndovu import accounts
 from ndovu.api.deps import ApiContext, context
@@ -39,8 +39,12 @@ def require_user(request: Request, ctx: Annotated[ApiContext, Depends(context)],
     return principal
 
 
-def require_session(request: Request,
-                    ctx: Annotated[ApiContext, Depends(context)]) -> accounts.Principal:
+_session = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
+                        description="the session of POST /serengeti/j_spring_security_check")
+
+
+def require_session(request: Request, ctx: Annotated[ApiContext, Depends(context)],
+                    _: Annotated[str | None, Depends(_session)] = None) -> accounts.Principal:
     principal = accounts.resolve_token(ctx.store, request.cookies.get(SESSION_COOKIE),
                                        accounts.SESSION)
     if principal is None:

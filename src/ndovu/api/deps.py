@@ -12,6 +12,8 @@ from ndovu.catalog import Catalog
 from ndovu.spec.model import ClusterPlan
 from ndovu.store.db import Store
 
+NO_NODE_PASSWORDS = "this server's provider cannot set node passwords"
+
 
 @dataclass
 class ApiContext:
@@ -27,6 +29,16 @@ class ApiContext:
     # why this server's provider cannot change a node's CPU or memory (refused scale
     # requests say so); None when it can
     scale_refusal: str | None = None
+    # this server's provider, and the addresses it can give nodes (a network's ipBlocks
+    # must lie inside; None: any), e.g. 127.0.0.0/8 for the local provider
+    provider: str = "local"
+    address_space: str | None = None
+    # why this server's provider cannot set a cluster password on its nodes: a create
+    # carrying one is refused with it (no provider sets node passwords yet, so there is
+    # no path that would keep the password)
+    password_refusal: str = NO_NODE_PASSWORDS
+    # the largest request body accepted (larger ones: 413 before any route runs)
+    max_body_bytes: int = 1 << 20
 
 
 def context(request: Request) -> ApiContext:

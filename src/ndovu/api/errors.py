@@ -75,7 +75,7 @@ def install(app: FastAPI) -> None:
             return error_response(
                 422, "invalid_request", "the request body must be a JSON object",
                 hint="send a JSON object with Content-Type: application/json")
-        if loc[:1] == ("path",):
+        if loc[:1] in (("path",), ("query",)):  # the parameter's name is enough
             loc = loc[1:]
         field = _field_path(loc)
         message = first.get("msg", "invalid value")

@@ -100,6 +100,9 @@ class ClusterList(BaseModel):
 class ClusterRead(ClusterSummary):
     errorMessage: str | None
     configuration: dict[str, Any]
+    network: str | None = Field(default=None, description="null: the provider's addresses")
+    resourcePool: str | None = None
+    datastores: list[str] = Field(default_factory=list)
     nodeGroups: list[NodeGroupRead]
     createdAt: str | None
     operation: OperationRead | None = Field(description="the latest operation")

@@ -33,9 +33,17 @@ class Catalog:
     """The cluster types an operator offers, by short name."""
 
     def __init__(self, types: Iterable[CatalogType] = (),
-                 problems: Iterable[CatalogProblem] = ()):
+                 problems: Iterable[CatalogProblem] = (),
+                 distros: Iterable[dict[str, Any]] = ()):
         self._types = {t.name: t for t in types}
         self.problems: list[CatalogProblem] = list(problems)
+        # every manifest's distros by name, a later folder's replacing an earlier one's
+        # (BDE's GET /distros)
+        by_name: dict[str, dict[str, Any]] = {}
+        for distro in distros:  # later folders first
+            by_name.setdefault(str(distro["name"]).lower(), dict(distro))
+        self.distros: list[dict[str, Any]] = sorted(by_name.values(),
+                                                    key=lambda d: str(d["name"]).lower())
 
     @classmethod
     def load(cls, dirs: Sequence[Path] = (), *, include_builtin: bool = True) -> Catalog:
@@ -52,7 +60,7 @@ class Catalog:
             loading.load_root(root)
         types = [replace(t, distro=_match_distro(t, loading.distros))
                  for t in loading.types.values()]
-        return cls(types, loading.problems)
+        return cls(types, loading.problems, loading.distros)
 
     def reject(self, name: str, field: str | None, message: str) -> None:
         """Withdraw a type found unusable after loading (e.g. configuration no role

@@ -220,7 +220,8 @@ class Reconciler:
                 return self.provider.power_on(snap.name, node.name)
             return self.provider.ensure_node(NodeRequest(
                 cluster=snap.name, name=node.name, group=node.group, index=node.index,
-                cpu=node.cpu, memory_mb=node.memory_mb, storage_gb=node.storage_gb))
+                cpu=node.cpu, memory_mb=node.memory_mb, storage_gb=node.storage_gb,
+                address_pool=snap.address_pool))
 
         def provisioned(node: NodePlan, info: NodeInfo | None, exc: BaseException | None,
                         took: float) -> None:

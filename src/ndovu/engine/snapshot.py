@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sqlalchemy import select
+
 from ndovu.engine import journal
 from ndovu.spec.model import ClusterPlan
 from ndovu.statuses import TaskStatus
 from ndovu.store.db import Store
-from ndovu.store.models import Cluster
+from ndovu.store.models import Cluster, Network
 
 
 @dataclass
@@ -26,6 +28,10 @@ class Snapshot:
     roles_started: dict[str, list[str]] = field(default_factory=dict)
     # node name -> its group, for every node row (also those a resize no longer wants)
     node_groups: dict[str, str] = field(default_factory=dict)
+    # the cluster's network's ipBlocks, where new nodes get their addresses; empty: the
+    # provider's own (no network, or a DHCP one). Read on every pass, so blocks a PUT
+    # added are used at once
+    address_pool: tuple[tuple[str, str], ...] = ()
 
     def elapsed_s(self) -> float:
         return (datetime.now(UTC) - self.op_started).total_seconds()
@@ -51,10 +57,15 @@ def load_snapshot(store: Store, cluster_id: int) -> Snapshot | None:
             op.status = TaskStatus.STARTED
             op.started_at = datetime.now(UTC)
             journal.event(s, op, cluster.name, f"{op.type.lower()} started", "ok")
+        network = None
+        if cluster.network_name:
+            network = s.scalars(select(Network).where(Network.name == cluster.network_name)).first()
         return Snapshot(
             cluster_id=cluster.id, name=cluster.name, desired=cluster.desired,
             plan=ClusterPlan.from_dict(cluster.plan), op_id=op.id,
             op_started=_aware(op.started_at or op.created_at), op_type=op.type,
             roles_started={n.name: list(n.roles_started or []) for n in cluster.nodes},
             node_groups={n.name: n.group_name for n in cluster.nodes},
+            address_pool=() if network is None or network.is_dhcp
+            else tuple((b[0], b[1]) for b in network.ip_blocks or ()),
         )

@@ -23,6 +23,9 @@ class NodeRequest:
     cpu: int
     memory_mb: int
     storage_gb: int
+    # the cluster's network as (first, last) address blocks, both ends included: the node
+    # gets a free address inside them; empty = the provider's own addresses (BDE: DHCP)
+    address_pool: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,11 @@ class Provider(Protocol):
     # ``scale_refusal`` says why and what to do instead (shown to API users as is)
     can_scale_nodes: bool
     scale_refusal: str | None
+    # the addresses this provider can give its nodes (a network's ipBlocks must lie
+    # inside), as a CIDR; None when it can give any
+    address_space: str | None
+    # why this provider cannot set a cluster password on its nodes; None when it can
+    password_refusal: str | None
 
     def ensure_node(self, request: NodeRequest) -> NodeInfo: ...
 

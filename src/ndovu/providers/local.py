@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ndovu import addresses
 from ndovu.errors import ProviderError
 from ndovu.providers.base import NodeInfo, NodeRequest
 from ndovu.transports.local import LocalTransport, stop_all_services
@@ -102,6 +103,11 @@ class LocalProvider:
         "a node's CPU or memory (they share this machine's). To scale nodes up or down, "
         "run ndovu with a provider that gives nodes their own machines (vSphere or "
         "OpenStack, once configured); to add capacity here, resize the node group instead")
+    # nodes bind loopback addresses only: a network's ipBlocks must lie in 127.0.0.0/8
+    address_space = str(LOOPBACK)
+    password_refusal = (
+        "ndovu does not set node passwords on the local provider: its nodes are processes "
+        "of this machine's user, with no login of their own to protect")
 
     def __init__(self, state_dir: Path, *, subnet: str = "127.1.0.0/16",
                  max_parallel: int = 16):
@@ -170,11 +176,25 @@ class LocalProvider:
             raise ProviderError(f"node {name} of cluster {cluster} does not exist", node=name)
         return data
 
-    def _allocate_address(self) -> str:
-        """The first free address of the subnet; call with the lock held."""
+    def _allocate_address(self, pool: tuple[tuple[str, str], ...] = ()) -> str:
+        """The first free address of ``pool`` (the cluster's network) or, without one,
+        of the subnet; call with the lock held."""
         taken = {ipaddress.IPv4Address(n["address"]) for n in self._all_nodes()
                  if "address" in n}
         taken |= listening_addresses()
+        if pool:
+            for block in pool:
+                if not addresses.inside(block, LOOPBACK):
+                    raise ProviderError(
+                        f"network block {addresses.describe([block])} is outside "
+                        f"{LOOPBACK}: local nodes live on loopback addresses only")
+            # the operator chose these blocks: every address in them is handed out
+            for address in addresses.addresses(pool):
+                if address not in taken:
+                    return str(address)
+            raise ProviderError(f"no free address left in the cluster's network "
+                                f"({addresses.describe(pool)})",
+                                hint="add ipBlocks to the network or delete unused clusters")
         # hosts() leaves out the subnet's own network and broadcast addresses; .0 and
         # .255 inside it are skipped too, as tools treat them as such in a /24 view
         for address in self.subnet.hosts():
@@ -202,7 +222,8 @@ class LocalProvider:
                 return _info(existing)
             data = {
                 "cluster": request.cluster, "name": request.name, "group": request.group,
-                "index": request.index, "address": self._allocate_address(),
+                "index": request.index,
+                "address": self._allocate_address(request.address_pool),
                 "powered_on": True, "created_at": time.time(),
             }
             # a directory without node.json is what a crash mid-create left: reuse it

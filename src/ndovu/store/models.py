@@ -44,6 +44,12 @@ class Cluster(Base):
     desired: Mapped[str] = mapped_column(String(16), default="running")
     endpoints: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # where the nodes go (migration 0004): the network whose ipBlocks give their addresses
+    # (None: the provider's own), the resource pool whose limits they count against, the
+    # datastores named at create; names, so a resize and a read find them again
+    network_name: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    resource_pool_name: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    datastore_names: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  onupdate=utcnow)
@@ -138,3 +144,53 @@ class ApiToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[User] = relationship()
+
+
+class Network(Base):
+    """BDE's network: a port group plus, unless DHCP, the address blocks nodes get."""
+
+    __tablename__ = "networks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    port_group: Mapped[str] = mapped_column(String(200))
+    is_dhcp: Mapped[bool] = mapped_column(Boolean, default=False)
+    # [[beginIp, endIp], ...], both ends included
+    ip_blocks: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+    dns1: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    dns2: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    gateway: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    netmask: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # written first by every call that hands out its addresses: the row lock serializes them
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 onupdate=utcnow)
+
+
+class ResourcePool(Base):
+    """BDE's resource pool, with ndovu's capacity limits (None: unlimited)."""
+
+    __tablename__ = "resource_pools"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    vc_cluster_name: Mapped[str] = mapped_column(String(200))
+    vc_resource_pool_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    cpu_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    mem_limit_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 onupdate=utcnow)
+
+
+class Datastore(Base):
+    """BDE's datastore: names (or patterns) of storage, SHARED or LOCAL."""
+
+    __tablename__ = "datastores"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    spec: Mapped[list[str]] = mapped_column(JSON, default=list)
+    type: Mapped[str] = mapped_column(String(16))
+    regex: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

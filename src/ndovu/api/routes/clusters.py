@@ -7,15 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
+from ndovu.api import commands
 from ndovu.api.deps import ApiContext, context
+from ndovu.api.placement import Placement
 from ndovu.api.schemas import ERROR_RESPONSES, ClusterList, ClusterRead, EventList, OperationRead
 from ndovu.api.views import cluster_read, cluster_summary, event_read, operation_read
-from ndovu.errors import ConflictError, NotFoundError
-from ndovu.spec import expand, validate_cluster_name
-from ndovu.statuses import ClusterStatus, Desired, NodeStatus, OperationType, TaskStatus
-from ndovu.store.models import Cluster, Event, Node, Operation
+from ndovu.store.models import Cluster, Event, Operation
 
 router = APIRouter(prefix="/v1/clusters", tags=["clusters"], responses=ERROR_RESPONSES)
 
@@ -32,22 +30,16 @@ class ClusterCreateBody(BaseModel):
         description="per-group overrides: name plus instanceNum, instanceType, cpuNum, "
                     "memCapacityMB, storage.sizeGB")
     configuration: dict[str, Any] = Field(default_factory=dict)
+    network: StrictStr | None = Field(
+        default=None, description="a network (see /serengeti/api/networks) whose ipBlocks "
+                                  "give the nodes their addresses; default: the provider's")
+    resourcePool: StrictStr | None = Field(
+        default=None, description="a resource pool whose CPU and memory limits the nodes "
+                                  "count against")
+    datastores: list[StrictStr] = Field(default_factory=list)
 
 
-def _get_cluster(s: Any, name: str) -> Cluster:
-    cluster = s.scalars(select(Cluster).where(Cluster.name == name)).first()
-    if cluster is None:
-        raise NotFoundError(f"no cluster named {name!r}", field="name",
-                            hint="GET /v1/clusters lists the clusters that exist")
-    return cluster
-
-
-def _latest_operation(s: Any, cluster_id: int) -> Operation | None:
-    return s.scalars(select(Operation).where(Operation.cluster_id == cluster_id)
-                     .order_by(Operation.id.desc())).first()
-
-
-def _accepted(response: Response, op: Operation) -> dict[str, Any]:
+def accepted(response: Response, op: Operation) -> dict[str, Any]:
     response.headers["Location"] = f"/v1/operations/{op.id}"
     return operation_read(op)
 
@@ -55,34 +47,11 @@ def _accepted(response: Response, op: Operation) -> dict[str, Any]:
 @router.post("", status_code=202, response_model=OperationRead)
 def create_cluster(body: ClusterCreateBody, response: Response,
                    ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
-    validate_cluster_name(body.name)
-    cluster_type = ctx.catalog.get(body.type)
-    plan = expand(cluster_type.spec, cluster_name=body.name, cluster_type=cluster_type.name,
-                  overrides=body.nodeGroups, configuration=body.configuration)
-    ctx.validate_plan(plan)
-    conflict = ConflictError(f"a cluster named {body.name!r} already exists", field="name",
-                             hint="choose another name, or delete the existing cluster first")
-    try:
-        with ctx.store.session() as s:
-            if s.scalars(select(Cluster.id).where(Cluster.name == body.name)).first():
-                raise conflict
-            cluster = Cluster(name=body.name, type=cluster_type.name, plan=plan.to_dict(),
-                              status=ClusterStatus.PROVISIONING, desired=Desired.RUNNING,
-                              endpoints={})
-            s.add(cluster)
-            s.flush()
-            for node in plan.nodes():
-                s.add(Node(cluster_id=cluster.id, name=node.name, group_name=node.group,
-                           index=node.index, status=NodeStatus.NOT_EXIST, roles_started=[]))
-            op = Operation(cluster_id=cluster.id, target=body.name, type=OperationType.CREATE,
-                           status=TaskStatus.STARTING, progress=0, succeed_nodes=[],
-                           fail_nodes=[], progress_message="waiting for the engine")
-            s.add(op)
-            s.flush()
-    except IntegrityError as exc:  # lost a race with a concurrent create of the same name
-        raise conflict from exc
-    ctx.notify()
-    return _accepted(response, op)
+    return accepted(response, commands.create_cluster(
+        ctx, name=body.name, cluster_type=body.type, node_groups=body.nodeGroups,
+        configuration=body.configuration,
+        where=Placement(network=body.network, resource_pool=body.resourcePool,
+                        datastores=tuple(body.datastores))))
 
 
 @router.get("", response_model=ClusterList)
@@ -95,15 +64,15 @@ def list_clusters(ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any
 @router.get("/{name}", response_model=ClusterRead)
 def show_cluster(name: str, ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
     with ctx.store.session() as s:
-        cluster = _get_cluster(s, name)
-        return cluster_read(cluster, _latest_operation(s, cluster.id))
+        cluster = commands.get_cluster(s, name)
+        return cluster_read(cluster, commands.latest_operation(s, cluster.id))
 
 
 @router.get("/{name}/events", response_model=EventList)
 def cluster_events(name: str, ctx: Annotated[ApiContext, Depends(context)],
                    limit: int = 500) -> dict[str, Any]:
     with ctx.store.session() as s:
-        _get_cluster(s, name)
+        commands.get_cluster(s, name)
         events = s.scalars(select(Event).where(Event.cluster == name)
                            .order_by(Event.id.desc()).limit(max(1, min(limit, 5000)))).all()
         return {"events": [event_read(e) for e in reversed(events)]}
@@ -112,25 +81,4 @@ def cluster_events(name: str, ctx: Annotated[ApiContext, Depends(context)],
 @router.delete("/{name}", status_code=202, response_model=OperationRead)
 def delete_cluster(name: str, response: Response,
                    ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
-    with ctx.store.session() as s:
-        cluster = _get_cluster(s, name)
-        active = s.scalars(select(Operation).where(
-            Operation.cluster_id == cluster.id,
-            Operation.status.in_([TaskStatus.STARTING, TaskStatus.STARTED]))).all()
-        for op in active:
-            if op.type == OperationType.DELETE:
-                raise ConflictError(f"cluster {name!r} is already being deleted by operation "
-                                    f"{op.id}", hint=f"follow GET /v1/operations/{op.id}")
-        for op in active:
-            # delete wins over a create still in progress; the engine stops working on it
-            op.status = TaskStatus.ABANDONED
-            op.progress_message = "abandoned: the cluster is being deleted"
-        cluster.desired = Desired.ABSENT
-        cluster.status = ClusterStatus.DELETING
-        op = Operation(cluster_id=cluster.id, target=name, type=OperationType.DELETE,
-                       status=TaskStatus.STARTING, progress=0, succeed_nodes=[], fail_nodes=[],
-                       progress_message="waiting for the engine")
-        s.add(op)
-        s.flush()
-    ctx.notify()
-    return _accepted(response, op)
+    return accepted(response, commands.delete_cluster(ctx, name))

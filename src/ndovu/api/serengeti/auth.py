@@ -1,0 +1,49 @@
+"""BDE's form login (Spring Security's ``j_spring_security_check``) and logout.
+
+A login answers 200 with the session cookie ``JSESSIONID`` (the name BDE's clients keep);
+the cookie holds a random session token, kept in the store only as its SHA-256, good for
+12 hours or until logout. Wrong credentials get /v1's one generic 401.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+
+from ndovu import accounts
+from ndovu.api.auth import SESSION_COOKIE
+from ndovu.api.deps import ApiContext, context
+from ndovu.api.schemas import ERROR_RESPONSES
+
+router = APIRouter(tags=["serengeti"], responses=ERROR_RESPONSES)
+
+COOKIE_PATH = "/serengeti"
+
+
+@router.post("/serengeti/j_spring_security_check")
+@router.post("/serengeti/api/j_spring_security_check")
+def login(response: Response, ctx: Annotated[ApiContext, Depends(context)],
+          j_username: Annotated[str, Form(max_length=64)],
+          j_password: Annotated[str, Form(max_length=1024)]) -> dict[str, Any]:
+    """Form fields ``j_username``, ``j_password`` → the ``JSESSIONID`` cookie."""
+    principal = accounts.authenticate(ctx.store, j_username, j_password)
+    token, _ = accounts.issue_token(ctx.store, principal, accounts.SESSION)
+    # HttpOnly: no script reads it; SameSite=Lax: other sites' forms do not send it
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, path=COOKIE_PATH,
+                        samesite="Lax")
+    return {"user": principal.name, "isAdmin": principal.is_admin}
+
+
+@router.get("/serengeti/j_spring_security_logout")
+@router.post("/serengeti/j_spring_security_logout")
+@router.get("/serengeti/api/j_spring_security_logout")
+@router.post("/serengeti/api/j_spring_security_logout")
+def logout(request: Request, response: Response,
+           ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
+    """Ends the session (its token stops working at once); 200 with or without one."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        accounts.revoke_token(ctx.store, token)
+    response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH, httponly=True, samesite="Lax")
+    return {"loggedOut": True}
