@@ -6,25 +6,12 @@ same behaviour against real ZooKeeper nodes is in tests/integration."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from ndovu import accounts
-from ndovu.api.app import create_app
-from ndovu.api.deps import ApiContext
-from ndovu.catalog import Catalog
-from ndovu.engine import Engine
-from ndovu.errors import ConflictError
-from ndovu.store import Store
-from tests.engine_doubles import MemoryProvider, ScriptedRole
-from tests.helpers import login, wait_until
+from tests.engine_doubles import MemoryProvider
+from tests.helpers import wait_until
 
 LAYERED_SPEC = {"nodeGroups": [
     {"name": "coord", "roles": ["coord"], "instanceNum": "[3,1,max]",
@@ -35,85 +22,13 @@ LAYERED_SPEC = {"nodeGroups": [
 
 
 @pytest.fixture
-def catalog_dir(tmp_path: Path) -> Path:
-    root = tmp_path / "catalog"
-    (root / "specs" / "t").mkdir(parents=True)
-    (root / "specs" / "t" / "layered.json").write_text(json.dumps(LAYERED_SPEC))
-    (root / "specs" / "map").write_text(json.dumps([{
-        "name": "layered", "vendor": "Test", "version": ".*", "type": "Layered",
-        "path": "t/layered.json"}]))
-    return root
-
-
-@dataclass
-class Stack:
-    client: TestClient
-    provider: MemoryProvider
-    roles: dict[str, ScriptedRole]
-    engine: Engine
-
-    def create(self, name: str = "c", **body: Any) -> dict[str, Any]:
-        r = self.client.post("/v1/clusters", json={"name": name, "type": "layered", **body})
-        assert r.status_code == 202, r.text
-        return r.json()
-
-    def wait(self, op_id: int) -> dict[str, Any]:
-        def done() -> dict[str, Any] | None:
-            op = self.client.get(f"/v1/operations/{op_id}").json()
-            return op if op["status"] in {"COMPLETED", "FAILED", "ABANDONED"} else None
-
-        return wait_until(done, timeout=20, what=f"operation {op_id}", interval=0.02)
-
-    def events(self, op_id: int) -> list[dict[str, Any]]:
-        return self.client.get(f"/v1/operations/{op_id}/events").json()["events"]
-
-    def nodes(self, name: str = "c") -> dict[str, dict[str, Any]]:
-        cluster = self.client.get(f"/v1/clusters/{name}").json()
-        return {n["name"]: n for g in cluster["nodeGroups"] for n in g["instances"]}
-
-
-def logged_in(client: TestClient, store: Store) -> TestClient:
-    """The API under test requires a bearer token like the real server does."""
-    with contextlib.suppress(ConflictError):  # a second stack on the same database
-        accounts.create_user(store, "tester", "tester-password", is_admin=True)
-    client.headers["Authorization"] = f"Bearer {login('', 'tester', 'tester-password', client)}"
-    return client
-
-
-@pytest.fixture
-def make_stack(tmp_path: Path, catalog_dir: Path) -> Iterator[Any]:
-    started: list[tuple[Engine, Store]] = []
-
-    def make(provider: MemoryProvider | None = None, *, timeout_s: float = 30.0,
-             **role_options: Any) -> Stack:
-        provider = provider or MemoryProvider()
-        roles = {
-            "coord": ScriptedRole("coord", provides=frozenset({"coord"}),
-                                  **role_options.get("coord", {})),
-            "worker": ScriptedRole("worker", requires=frozenset({"coord"}),
-                                   **role_options.get("worker", {})),
-        }
-        store = Store(f"sqlite:///{tmp_path / 'ndovu.db'}")
-        store.migrate()
-        engine = Engine(store, provider, roles, bootstrap_timeout_s=timeout_s)
-        app = create_app(ApiContext(store=store, catalog=Catalog.load([catalog_dir]),
-                                    validate_plan=engine.validate_plan,
-                                    role_support=lambda names: engine.role_support(
-                                        names, ["memory"]),
-                                    notify=engine.wake))
-        engine.start()
-        started.append((engine, store))
-        return Stack(logged_in(TestClient(app), store), provider, roles, engine)
-
-    yield make
-    for engine, store in started:
-        engine.stop()
-        store.dispose()
+def catalog_spec() -> dict[str, Any]:
+    return LAYERED_SPEC
 
 
 def test_create_runs_roles_in_the_order_they_require_in_memory(make_stack) -> None:
     stack = make_stack(coord={"checks_until_healthy": 3})
-    op = stack.wait(stack.create()["id"])
+    op = stack.wait(stack.submit_create()["id"])
     assert op["status"] == "COMPLETED" and op["progress"] == 100
     nodes = stack.nodes()
     assert sorted(nodes) == [f"c-coord-{i}" for i in range(3)] + [
@@ -137,7 +52,7 @@ def test_create_runs_roles_in_the_order_they_require_in_memory(make_stack) -> No
 def test_node_work_is_parallel_and_bounded_by_the_provider_in_memory(make_stack) -> None:
     provider = MemoryProvider(max_parallel=2, delay_s=0.05)
     stack = make_stack(provider)
-    assert stack.wait(stack.create()["id"])["status"] == "COMPLETED"
+    assert stack.wait(stack.submit_create()["id"])["status"] == "COMPLETED"
     assert provider.peak_in_flight == 2  # parallel, and never above the limit
     assert sorted(name for verb, name in provider.calls if verb == "ensure") == sorted(
         stack.nodes())
@@ -146,7 +61,7 @@ def test_node_work_is_parallel_and_bounded_by_the_provider_in_memory(make_stack)
 def test_a_provider_failure_fails_the_node_and_the_operation_in_memory(make_stack) -> None:
     provider = MemoryProvider(fail={"c-worker-1": "no capacity left in pool 'rp1'"})
     stack = make_stack(provider)
-    op = stack.wait(stack.create()["id"])
+    op = stack.wait(stack.submit_create()["id"])
     assert op["status"] == "FAILED"
     assert op["failNodes"] == ["c-worker-1"]
     assert "c-worker-1" in op["errorMessage"] and "no capacity" in op["errorMessage"]
@@ -157,7 +72,7 @@ def test_a_provider_failure_fails_the_node_and_the_operation_in_memory(make_stac
 
 def test_a_role_that_exits_fails_at_once_with_its_own_text_in_memory(make_stack) -> None:
     stack = make_stack(worker={"exit_message": "worker exited: bad heap size"})
-    op = stack.wait(stack.create()["id"])
+    op = stack.wait(stack.submit_create()["id"])
     assert op["status"] == "FAILED"
     assert sorted(op["failNodes"]) == [f"c-worker-{i}" for i in range(3)]
     nodes = stack.nodes()
@@ -170,7 +85,7 @@ def test_a_role_that_exits_fails_at_once_with_its_own_text_in_memory(make_stack)
 
 def test_a_role_that_never_gets_healthy_times_out_naming_it_in_memory(make_stack) -> None:
     stack = make_stack(timeout_s=0.5, coord={"checks_until_healthy": 10**9})
-    op = stack.wait(stack.create()["id"])
+    op = stack.wait(stack.submit_create()["id"])
     assert op["status"] == "FAILED"
     assert "timed out" in op["errorMessage"] and "coord" in op["errorMessage"]
     assert "warming up" in op["errorMessage"]
@@ -179,7 +94,7 @@ def test_a_role_that_never_gets_healthy_times_out_naming_it_in_memory(make_stack
 
 def test_a_start_error_is_reported_per_node_in_memory(make_stack) -> None:
     stack = make_stack(coord={"start_error": "port 2181 on 10.0.0.1 is already in use"})
-    op = stack.wait(stack.create()["id"])
+    op = stack.wait(stack.submit_create()["id"])
     assert op["status"] == "FAILED"
     node = stack.nodes()["c-coord-0"]
     assert node["status"] == "BOOTSTRAP_FAILED" and "2181" in node["errMessage"]
@@ -188,7 +103,7 @@ def test_a_start_error_is_reported_per_node_in_memory(make_stack) -> None:
 def test_delete_supersedes_a_create_in_progress_in_memory(make_stack) -> None:
     provider = MemoryProvider(max_parallel=1, delay_s=0.1)
     stack = make_stack(provider)
-    create = stack.create()
+    create = stack.submit_create()
     wait_until(lambda: any(e["step"] == "provision" for e in stack.events(create["id"])),
                timeout=10, what="the first provision event", interval=0.01)
     delete = stack.client.delete("/v1/clusters/c")
@@ -206,7 +121,7 @@ def test_nodes_left_by_an_interrupted_operation_are_adopted_or_removed_in_memory
     provider.seed("c", "c-worker-7", "worker", 7)  # not wanted: removed
     adopted_address = provider.nodes["c-coord-0"].address
     stack = make_stack(provider)
-    op = stack.wait(stack.create()["id"])
+    op = stack.wait(stack.submit_create()["id"])
     assert op["status"] == "COMPLETED"
     assert sorted(n.name for n in provider.list_nodes("c")) == sorted(stack.nodes())
     assert stack.nodes()["c-coord-0"]["ip"] == adopted_address
@@ -217,6 +132,6 @@ def test_nodes_left_by_an_interrupted_operation_are_adopted_or_removed_in_memory
 
 def test_overrides_change_the_plan_in_memory(make_stack) -> None:
     stack = make_stack()
-    op = stack.wait(stack.create(nodeGroups=[{"name": "worker", "instanceNum": 5}])["id"])
+    op = stack.wait(stack.submit_create(nodeGroups=[{"name": "worker", "instanceNum": 5}])["id"])
     assert op["status"] == "COMPLETED"
     assert len([n for n in stack.nodes() if "-worker-" in n]) == 5

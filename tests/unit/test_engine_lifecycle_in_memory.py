@@ -7,25 +7,11 @@ lifecycle against real ZooKeeper and etcd nodes is in tests/integration/test_lif
 
 from __future__ import annotations
 
-import contextlib
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from ndovu import accounts
-from ndovu.api.app import create_app
-from ndovu.api.deps import ApiContext
-from ndovu.catalog import Catalog
-from ndovu.engine import Engine
-from ndovu.errors import ConflictError
-from ndovu.store import Store
-from tests.engine_doubles import MemoryProvider, ScriptedRole
-from tests.helpers import login, wait_until
+from tests.engine_doubles import MemoryProvider
 
 SPEC = {"nodeGroups": [
     {"name": "coord", "roles": ["coord"], "instanceNum": "[3,1,max]",
@@ -33,95 +19,11 @@ SPEC = {"nodeGroups": [
     {"name": "worker", "roles": ["worker"], "instanceNum": "[3,1,6]",
      "instanceType": "[SMALL]", "cpuNum": "[1,1,4]"},
 ]}
-TERMINAL = {"COMPLETED", "FAILED", "ABANDONED"}
 
 
 @pytest.fixture
-def catalog_dir(tmp_path: Path) -> Path:
-    root = tmp_path / "catalog"
-    (root / "specs" / "t").mkdir(parents=True)
-    (root / "specs" / "t" / "layered.json").write_text(json.dumps(SPEC))
-    (root / "specs" / "map").write_text(json.dumps([{
-        "name": "layered", "vendor": "Test", "version": ".*", "type": "Layered",
-        "path": "t/layered.json"}]))
-    return root
-
-
-@dataclass
-class Stack:
-    client: TestClient
-    provider: MemoryProvider
-    roles: dict[str, ScriptedRole]
-
-    def accepted(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        r = self.client.request(method, path, **kwargs)
-        assert r.status_code == 202, r.text
-        assert r.headers["Location"] == f"/v1/operations/{r.json()['id']}"
-        return r.json()
-
-    def run(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        """A mutating call, followed to its end."""
-        return self.wait(self.accepted(method, path, **kwargs)["id"])
-
-    def create(self, **body: Any) -> dict[str, Any]:
-        op = self.run("POST", "/v1/clusters", json={"name": "c", "type": "layered", **body})
-        assert op["status"] == "COMPLETED", op
-        return op
-
-    def wait(self, op_id: int) -> dict[str, Any]:
-        def done() -> dict[str, Any] | None:
-            op = self.client.get(f"/v1/operations/{op_id}").json()
-            return op if op["status"] in TERMINAL else None
-
-        return wait_until(done, timeout=20, what=f"operation {op_id}", interval=0.02)
-
-    def events(self, op_id: int) -> list[dict[str, Any]]:
-        return self.client.get(f"/v1/operations/{op_id}/events").json()["events"]
-
-    def cluster(self) -> dict[str, Any]:
-        return self.client.get("/v1/clusters/c").json()
-
-    def nodes(self) -> dict[str, dict[str, Any]]:
-        return {n["name"]: n for g in self.cluster()["nodeGroups"] for n in g["instances"]}
-
-
-def _logged_in(client: TestClient, store: Store) -> TestClient:
-    """The API under test requires a bearer token like the real server does."""
-    with contextlib.suppress(ConflictError):  # a second stack on the same database
-        accounts.create_user(store, "tester", "tester-password", is_admin=True)
-    client.headers["Authorization"] = f"Bearer {login('', 'tester', 'tester-password', client)}"
-    return client
-
-
-@pytest.fixture
-def make_stack(tmp_path: Path, catalog_dir: Path) -> Iterator[Any]:
-    started: list[tuple[Engine, Store]] = []
-
-    def make(provider: MemoryProvider | None = None, *, timeout_s: float = 30.0,
-             **role_options: Any) -> Stack:
-        provider = provider or MemoryProvider()
-        roles = {
-            "coord": ScriptedRole("coord", provides=frozenset({"coord"}),
-                                  **role_options.get("coord", {})),
-            "worker": ScriptedRole("worker", requires=frozenset({"coord"}),
-                                   **role_options.get("worker", {})),
-        }
-        store = Store(f"sqlite:///{tmp_path / 'ndovu.db'}")
-        store.migrate()
-        engine = Engine(store, provider, roles, bootstrap_timeout_s=timeout_s)
-        app = create_app(ApiContext(
-            store=store, catalog=Catalog.load([catalog_dir]),
-            validate_plan=engine.validate_plan,
-            role_support=lambda names: engine.role_support(names, ["memory"]),
-            notify=engine.wake, scale_refusal=provider.scale_refusal))
-        engine.start()
-        started.append((engine, store))
-        return Stack(_logged_in(TestClient(app), store), provider, roles)
-
-    yield make
-    for engine, store in started:
-        engine.stop()
-        store.dispose()
+def catalog_spec() -> dict[str, Any]:
+    return SPEC
 
 
 def _ids(events: list[dict[str, Any]], step: str, node_part: str = "") -> list[int]:
