@@ -196,3 +196,16 @@ def listening_sockets(pid: int) -> list[tuple[str, int]]:
                 raw = raw[12:]
             found.append((".".join(str(b) for b in reversed(raw)), int(hex_port, 16)))
     return found
+
+
+def etcdctl(address: str, *args: str) -> str:
+    """Run etcdctl (API v3) against one member; its output, or an assertion with why not."""
+    # no proxy may carry a loopback request away; ETCDCTL_* of the caller must not leak in
+    env = {k: v for k, v in os.environ.items()
+           if "proxy" not in k.lower() and not k.startswith("ETCDCTL_")}
+    env["ETCDCTL_API"] = "3"
+    result = subprocess.run(
+        ["etcdctl", f"--endpoints=http://{address}:2379", "--command-timeout=10s", *args],
+        env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, f"etcdctl {args} failed: {result.stderr}"
+    return result.stdout

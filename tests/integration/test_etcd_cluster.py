@@ -5,12 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import Server, processes_under, wait_operation
+from tests.helpers import Server, etcdctl, processes_under, wait_operation
 
 pytestmark = pytest.mark.integration
 
@@ -28,18 +27,6 @@ def server(tmp_path: Path):
     for pid in processes_under(srv.state_dir):
         with contextlib.suppress(OSError):
             os.killpg(pid, signal.SIGKILL)
-
-
-def etcdctl(address: str, *args: str) -> str:
-    # no proxy may carry a loopback request away; ETCDCTL_* of the caller must not leak in
-    env = {k: v for k, v in os.environ.items()
-           if "proxy" not in k.lower() and not k.startswith("ETCDCTL_")}
-    env["ETCDCTL_API"] = "3"
-    result = subprocess.run(
-        ["etcdctl", f"--endpoints=http://{address}:2379", "--command-timeout=10s", *args],
-        env=env, capture_output=True, text=True, timeout=30)
-    assert result.returncode == 0, f"etcdctl {args} failed: {result.stderr}"
-    return result.stdout
 
 
 def _create(server: Server, body: dict) -> dict:

@@ -7,9 +7,7 @@ import os
 import shlex
 import shutil
 import socket
-import subprocess
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,23 +19,14 @@ from ndovu.providers.local import LocalProvider
 from ndovu.roles.base import Health, Member, RoleContext
 from ndovu.roles.etcd import EtcdRole
 from ndovu.roles.registry import builtin_roles
-from ndovu.transports.local import node_processes, stop_all_services
+from ndovu.transports.local import node_processes
+from tests.helpers import etcdctl
 
 pytestmark = pytest.mark.integration
 
 # a subnet of its own, away from other tests and from the default 127.1.0.0/16
 SUBNET = "127.65.0.0/16"
 ROLE = EtcdRole()
-
-
-@pytest.fixture
-def provider(tmp_path: Path) -> Iterator[LocalProvider]:
-    provider = LocalProvider(tmp_path / "state", subnet=SUBNET)
-    yield provider
-    # even when the test failed half-way: no etcd may outlive it
-    for node_dir in provider.nodes_dir.iterdir():
-        if node_dir.is_dir():
-            stop_all_services(node_dir, timeout=10)
 
 
 @pytest.fixture(autouse=True)
@@ -72,19 +61,6 @@ def etcd_processes(ctx: RoleContext) -> list[int]:
 
 def cmdline(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
-
-
-def etcdctl(address: str, *args: str) -> str:
-    """Run etcdctl (API v3) against one member; its output, or an assertion with why not."""
-    # no proxy may carry a loopback request away; ETCDCTL_* of the caller must not leak in
-    env = {k: v for k, v in os.environ.items()
-           if "proxy" not in k.lower() and not k.startswith("ETCDCTL_")}
-    env["ETCDCTL_API"] = "3"
-    result = subprocess.run(
-        ["etcdctl", f"--endpoints=http://{address}:2379", "--command-timeout=10s", *args],
-        env=env, capture_output=True, text=True, timeout=30)
-    assert result.returncode == 0, f"etcdctl {args} failed: {result.stderr}"
-    return result.stdout
 
 
 def wait_healthy(contexts: list[RoleContext], timeout: float = 60) -> list[Health]:

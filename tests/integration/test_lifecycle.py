@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import httpx
 import pytest
 from kazoo.client import KazooClient
 
-from tests.helpers import Server, processes_under, wait_operation, wait_until
+from tests.helpers import Server, etcdctl, processes_under, wait_operation, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -135,18 +134,6 @@ def test_stop_keeps_the_data_and_start_brings_it_back(server: Server) -> None:
     with server.client() as c:
         _completed(c, c.delete("/v1/clusters/zk_life"), "DELETE")
     assert processes_under(server.state_dir, ZK) == []
-
-
-def etcdctl(address: str, *args: str) -> str:
-    # no proxy may carry a loopback request away; ETCDCTL_* of the caller must not leak in
-    env = {k: v for k, v in os.environ.items()
-           if "proxy" not in k.lower() and not k.startswith("ETCDCTL_")}
-    env["ETCDCTL_API"] = "3"
-    result = subprocess.run(
-        ["etcdctl", f"--endpoints=http://{address}:2379", "--command-timeout=10s", *args],
-        env=env, capture_output=True, text=True, timeout=30)
-    assert result.returncode == 0, f"etcdctl {args} failed: {result.stderr}"
-    return result.stdout
 
 
 def _members(address: str) -> dict[str, str]:

@@ -21,8 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.helpers import Server, processes_under
-from tests.integration.test_lifecycle import etcdctl
+from tests.helpers import Server, etcdctl, processes_under
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,23 +14,13 @@ from ndovu.providers.local import LocalProvider
 from ndovu.roles.base import Member, RoleContext
 from ndovu.roles.registry import builtin_roles
 from ndovu.roles.spark import SparkMasterRole, SparkWorkerRole, spark_home
-from ndovu.transports.local import node_processes, stop_all_services
+from ndovu.transports.local import node_processes
 
 pytestmark = pytest.mark.integration
 
 SUBNET = "127.66.0.0/16"
 MASTER = SparkMasterRole()
 WORKER = SparkWorkerRole()
-
-
-@pytest.fixture
-def provider(tmp_path: Path) -> Iterator[LocalProvider]:
-    provider = LocalProvider(tmp_path / "state", subnet=SUBNET)
-    yield provider
-    # even when the test failed half-way: no JVM may outlive it
-    for node_dir in provider.nodes_dir.iterdir():
-        if node_dir.is_dir():
-            stop_all_services(node_dir, timeout=10)
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,23 +16,13 @@ from ndovu.providers.local import LocalProvider
 from ndovu.roles.base import Health, Member, RoleContext
 from ndovu.roles.registry import builtin_roles
 from ndovu.roles.zookeeper import ZooKeeperRole
-from ndovu.transports.local import node_processes, stop_all_services
+from ndovu.transports.local import node_processes
 
 pytestmark = pytest.mark.integration
 
 # a subnet of its own, away from other tests and from the default 127.1.0.0/16
 SUBNET = "127.77.0.0/16"
 ROLE = ZooKeeperRole()
-
-
-@pytest.fixture
-def provider(tmp_path: Path) -> Iterator[LocalProvider]:
-    provider = LocalProvider(tmp_path / "state", subnet=SUBNET)
-    yield provider
-    # even when the test failed half-way: no JVM may outlive it
-    for node_dir in provider.nodes_dir.iterdir():
-        if node_dir.is_dir():
-            stop_all_services(node_dir, timeout=10)
 
 
 def make_contexts(provider: LocalProvider, cluster: str, count: int,
