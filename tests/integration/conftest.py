@@ -13,8 +13,8 @@ from ndovu.transports.local import stop_all_services
 
 @pytest.fixture
 def provider(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LocalProvider]:
-    """A local provider on the test module's own ``SUBNET`` (a module may define its own); whatever a
-    test started is stopped afterwards, even when it failed half-way."""
+    """A local provider on the test module's own ``SUBNET`` (a module may override this);
+    whatever a test started is stopped afterwards, even when it failed half-way."""
     provider = LocalProvider(tmp_path / "state", subnet=request.module.SUBNET)
     yield provider
     for node_dir in provider.nodes_dir.iterdir():
