@@ -9,7 +9,8 @@ from ndovu.api import errors
 from ndovu.api.auth import require_session, require_user
 from ndovu.api.deps import ApiContext
 from ndovu.api.limits import BodyLimit
-from ndovu.api.routes import auth, catalog, clusters, lifecycle, operations
+from ndovu.api.routes import auth, catalog, clusters, lifecycle, operations, resources
+from ndovu.api.schemas import UNAUTHENTICATED
 from ndovu.api.serengeti import auth as serengeti_auth
 from ndovu.api.serengeti import clusters as serengeti_clusters
 from ndovu.api.serengeti import resources as serengeti_resources
@@ -27,11 +28,14 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(lifecycle.router, dependencies=authenticated)
     app.include_router(operations.router, dependencies=authenticated)
     app.include_router(catalog.router, dependencies=authenticated)
+    app.include_router(resources.router, dependencies=authenticated)
     # BDE's API: form login, then the session cookie
     app.include_router(serengeti_auth.router)
     in_session = [Depends(require_session)]
-    app.include_router(serengeti_clusters.router, dependencies=in_session)
-    app.include_router(serengeti_resources.router, dependencies=in_session)
+    app.include_router(serengeti_clusters.router, dependencies=in_session,
+                       responses=UNAUTHENTICATED)
+    app.include_router(serengeti_resources.router, dependencies=in_session,
+                       responses=UNAUTHENTICATED)
     # outermost: an oversized body is refused before anything reads it
     app.add_middleware(BodyLimit, max_bytes=ctx.max_body_bytes)
 

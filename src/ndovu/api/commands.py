@@ -5,13 +5,14 @@ Each command takes the ApiContext and plain values, checks the request against t
 either refuses it with nothing changed, or records what the cluster should now be
 (``Cluster.desired``, the plan) with an operation, wakes the engine and returns the
 operation. The routes only translate their request shapes and render the answer, so a
-rule lives here once.
+rule lives here once. A route passes its ``Surface`` so that error hints name calls of
+the API the caller is using.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,11 +36,27 @@ class NotSupportedError(ConflictError):
     code = "not_supported"
 
 
-def get_cluster(s: Session, name: str) -> Cluster:
+@dataclass(frozen=True)
+class Surface:
+    """The calls of one REST surface that error hints name (``{id}`` an operation's id,
+    ``{name}`` a cluster's): a /serengeti/api caller has a session cookie, not a bearer
+    token, so a hint naming a /v1 call would send it where it cannot go."""
+
+    follow: str  # an operation's progress
+    clusters: str  # the clusters that exist
+    start: str
+    stop: str
+
+
+V1 = Surface(follow="GET /v1/operations/{id}", clusters="GET /v1/clusters",
+             start="POST /v1/clusters/{name}/start", stop="POST /v1/clusters/{name}/stop")
+
+
+def get_cluster(s: Session, name: str, surface: Surface = V1) -> Cluster:
     cluster = s.scalars(select(Cluster).where(Cluster.name == name)).first()
     if cluster is None:
         raise NotFoundError(f"no cluster named {name!r}", field="name",
-                            hint="GET /v1/clusters lists the clusters that exist")
+                            hint=f"{surface.clusters} lists the clusters that exist")
     return cluster
 
 
@@ -48,16 +65,16 @@ def latest_operation(s: Session, cluster_id: int) -> Operation | None:
                      .order_by(Operation.id.desc())).first()
 
 
-def _lock_cluster(s: Session, name: str) -> Cluster:
+def _lock_cluster(s: Session, name: str, surface: Surface) -> Cluster:
     """The cluster, write-locked for this transaction: two calls on one cluster at once
     are decided one after the other, so only one of them starts an operation."""
     # a write first: SQLite takes its write lock here, PostgreSQL/MariaDB lock the row
     s.execute(update(Cluster).where(Cluster.name == name)
               .values(updated_at=datetime.now(UTC)))
-    return get_cluster(s, name)
+    return get_cluster(s, name, surface)
 
 
-def _refuse_if_busy(s: Session, cluster: Cluster, verb: str) -> None:
+def _refuse_if_busy(s: Session, cluster: Cluster, verb: str, surface: Surface) -> None:
     op = s.scalars(select(Operation).where(
         Operation.cluster_id == cluster.id,
         Operation.status.in_([TaskStatus.STARTING, TaskStatus.STARTED]))
@@ -66,15 +83,15 @@ def _refuse_if_busy(s: Session, cluster: Cluster, verb: str) -> None:
         raise ConflictError(
             f"cluster {cluster.name!r} is busy with operation {op.id} ({op.type}, "
             f"{op.status}); it cannot {verb} until that operation has finished",
-            hint=f"follow GET /v1/operations/{op.id}, then try again (a DELETE would "
-                 "supersede it)")
+            hint=f"follow {surface.follow.format(id=op.id)}, then try again (a DELETE "
+                 "would supersede it)")
 
 
-def _refuse_unless_running(cluster: Cluster, verb: str) -> None:
+def _refuse_unless_running(cluster: Cluster, verb: str, surface: Surface) -> None:
     if cluster.status != ClusterStatus.RUNNING:
         raise ConflictError(
             f"cluster {cluster.name!r} is {cluster.status}; only a RUNNING cluster can "
-            f"{verb}", hint=f"start it first: POST /v1/clusters/{cluster.name}/start")
+            f"{verb}", hint=f"start it first: {surface.start.format(name=cluster.name)}")
 
 
 def _group(plan: ClusterPlan, cluster: str, name: str) -> GroupPlan:
@@ -157,17 +174,17 @@ def create_cluster(ctx: ApiContext, *, name: str, cluster_type: str,
     return op
 
 
-def delete_cluster(ctx: ApiContext, name: str) -> Operation:
+def delete_cluster(ctx: ApiContext, name: str, *, surface: Surface = V1) -> Operation:
     """Delete every node; supersedes whatever operation is still in progress."""
     with ctx.store.session() as s:
-        cluster = get_cluster(s, name)
+        cluster = get_cluster(s, name, surface)
         active = s.scalars(select(Operation).where(
             Operation.cluster_id == cluster.id,
             Operation.status.in_([TaskStatus.STARTING, TaskStatus.STARTED]))).all()
         for op in active:
             if op.type == OperationType.DELETE:
                 raise ConflictError(f"cluster {name!r} is already being deleted by operation "
-                                    f"{op.id}", hint=f"follow GET /v1/operations/{op.id}")
+                                    f"{op.id}", hint=f"follow {surface.follow.format(id=op.id)}")
         for op in active:
             # delete wins over a create still in progress; the engine stops working on it
             op.status = TaskStatus.ABANDONED
@@ -177,39 +194,39 @@ def delete_cluster(ctx: ApiContext, name: str) -> Operation:
     return op
 
 
-def stop_cluster(ctx: ApiContext, name: str) -> Operation:
+def stop_cluster(ctx: ApiContext, name: str, *, surface: Surface = V1) -> Operation:
     """Stop every role (reverse bootstrap order), then power every node off; data stays."""
     with ctx.store.session() as s:
-        cluster = _lock_cluster(s, name)
-        _refuse_if_busy(s, cluster, "stop")
+        cluster = _lock_cluster(s, name, surface)
+        _refuse_if_busy(s, cluster, "stop", surface)
         if cluster.status == ClusterStatus.STOPPED:
             raise ConflictError(f"cluster {name!r} is already STOPPED",
-                                hint=f"start it with POST /v1/clusters/{name}/start")
+                                hint=f"start it with {surface.start.format(name=name)}")
         op = _begin(s, cluster, OperationType.STOP, ClusterStatus.STOPPING, Desired.STOPPED)
     ctx.notify()
     return op
 
 
-def start_cluster(ctx: ApiContext, name: str) -> Operation:
+def start_cluster(ctx: ApiContext, name: str, *, surface: Surface = V1) -> Operation:
     """Power the nodes on and start the roles stage by stage until healthy (also the
     retry of a failed create or resize)."""
     with ctx.store.session() as s:
-        cluster = _lock_cluster(s, name)
-        _refuse_if_busy(s, cluster, "start")
+        cluster = _lock_cluster(s, name, surface)
+        _refuse_if_busy(s, cluster, "start", surface)
         if cluster.status == ClusterStatus.RUNNING:
             raise ConflictError(f"cluster {name!r} is already RUNNING",
-                                hint=f"stop it first with POST /v1/clusters/{name}/stop")
+                                hint=f"stop it first with {surface.stop.format(name=name)}")
         op = _begin(s, cluster, OperationType.START, ClusterStatus.STARTING, Desired.RUNNING)
     ctx.notify()
     return op
 
 
 def resize_group(ctx: ApiContext, name: str, group: str, count: int, *,
-                 field: str = "instanceNum") -> Operation:
+                 field: str = "instanceNum", surface: Surface = V1) -> Operation:
     """Grow or shrink a node group: new nodes join the running cluster; removed ones
     (the highest indexes) are decommissioned, stopped and deleted."""
     with ctx.store.session() as s:
-        cluster = _lock_cluster(s, name)
+        cluster = _lock_cluster(s, name, surface)
         plan = ClusterPlan.from_dict(cluster.plan)
         current = _group(plan, name, group)
         allowed = IntRange(current.instance_num, current.instance_min, current.instance_max)
@@ -224,8 +241,8 @@ def resize_group(ctx: ApiContext, name: str, group: str, count: int, *,
         if count == current.instance_num:
             raise SpecError(f"{field}: node group '{group}' of cluster '{name}' already "
                             f"has {count} nodes; nothing to resize", field=field)
-        _refuse_if_busy(s, cluster, "resize")
-        _refuse_unless_running(cluster, "resize")
+        _refuse_if_busy(s, cluster, "resize", surface)
+        _refuse_unless_running(cluster, "resize", surface)
         resized = replace(plan, groups=tuple(
             replace(g, instance_num=count) if g.name == current.name else g
             for g in plan.groups))
@@ -257,10 +274,10 @@ def _check_size(value: int | None, bounds: IntRange | None, field: str, group: s
 
 def scale_group(ctx: ApiContext, name: str, group: str, cpu: int | None,
                 memory_mb: int | None, *, cpu_field: str = "cpuNum",
-                memory_field: str = "memCapacityMB") -> Operation:
+                memory_field: str = "memCapacityMB", surface: Surface = V1) -> Operation:
     """Give every node of a group new CPU and/or memory, one node at a time."""
     with ctx.store.session() as s:
-        cluster = _lock_cluster(s, name)
+        cluster = _lock_cluster(s, name, surface)
         plan = ClusterPlan.from_dict(cluster.plan)
         current = _group(plan, name, group)
         if ctx.scale_refusal:
@@ -281,8 +298,8 @@ def scale_group(ctx: ApiContext, name: str, group: str, cpu: int | None,
         if (cpu, memory_mb) == (current.cpu, current.memory_mb):
             raise SpecError(f"node group '{group}' of cluster '{name}' already has {cpu} CPU "
                             f"and {memory_mb} MB per node; nothing to scale", field=cpu_field)
-        _refuse_if_busy(s, cluster, "scale")
-        _refuse_unless_running(cluster, "scale")
+        _refuse_if_busy(s, cluster, "scale", surface)
+        _refuse_unless_running(cluster, "scale", surface)
         # sizes no longer follow an instance type once set by hand
         scaled = replace(plan, groups=tuple(
             replace(g, cpu=cpu, memory_mb=memory_mb, instance_type=None)

@@ -215,7 +215,7 @@ def get_network(s: Session, name: str, provider: str) -> Network:
            else s.scalars(select(Network).where(Network.name == name)).first())
     if row is None:
         raise NotFoundError(f"no network named {name!r}", field="name",
-                            hint="GET /serengeti/api/networks lists the networks")
+                            hint="GET /v1/networks (or /serengeti/api/networks) lists the networks")
     return row
 
 
@@ -320,7 +320,8 @@ def get_resource_pool(s: Session, name: str) -> ResourcePool:
     row = s.scalars(select(ResourcePool).where(ResourcePool.name == name)).first()
     if row is None:
         raise NotFoundError(f"no resource pool named {name!r}", field="name",
-                            hint="GET /serengeti/api/resourcepools lists the resource pools")
+                            hint="GET /v1/resourcepools (or /serengeti/api/resourcepools) "
+                                 "lists the resource pools")
     return row
 
 
@@ -388,7 +389,8 @@ def get_datastore(s: Session, name: str) -> Datastore:
     row = s.scalars(select(Datastore).where(Datastore.name == name)).first()
     if row is None:
         raise NotFoundError(f"no datastore named {name!r}", field="name",
-                            hint="GET /serengeti/api/datastores lists the datastores")
+                            hint="GET /v1/datastores (or /serengeti/api/datastores) lists the "
+                                 "datastores")
     return row
 
 
@@ -426,7 +428,7 @@ def resolve(s: Session, placement: Placement, provider: str) -> Resolved:
             raise SpecError(f"{placement.network_field}: unknown network "
                             f"{placement.network!r}; networks: {', '.join(known)}",
                             field=placement.network_field,
-                            hint="add it with POST /serengeti/api/networks")
+                            hint="add it with POST /v1/networks (or /serengeti/api/networks)")
     pool = None
     if placement.resource_pool is not None:
         pool = s.scalars(select(ResourcePool)
@@ -436,14 +438,15 @@ def resolve(s: Session, placement: Placement, provider: str) -> Resolved:
             raise SpecError(f"{placement.pool_field}: unknown resource pool "
                             f"{placement.resource_pool!r}; resource pools: "
                             f"{', '.join(known) or 'none'}", field=placement.pool_field,
-                            hint="add it with POST /serengeti/api/resourcepools")
+                            hint="add it with POST /v1/resourcepools (or "
+                                 "/serengeti/api/resourcepools)")
     known_ds = set(s.scalars(select(Datastore.name)))
     for i, name in enumerate(placement.datastores):
         if name not in known_ds:
             field = f"{placement.datastores_field}[{i}]"
             raise SpecError(f"{field}: unknown datastore {name!r}; datastores: "
                             f"{', '.join(sorted(known_ds)) or 'none'}", field=field,
-                            hint="add it with POST /serengeti/api/datastores")
+                            hint="add it with POST /v1/datastores (or /serengeti/api/datastores)")
     return Resolved(network, pool, tuple(placement.datastores))
 
 
@@ -461,8 +464,9 @@ def check_room(s: Session, *, cluster: str, plan: ClusterPlan, new_nodes: int,
                 f"{'' if free == 1 else 'es'} ({addresses.describe(blocks)}, "
                 f"{addresses.size(blocks)} in all); cluster '{cluster}' needs {new_nodes} more",
                 field=network_field,
-                hint=f"add ipBlocks with PUT /serengeti/api/network/{network.name}, delete "
-                     "clusters that use it, or ask for fewer nodes")
+                hint=f"add ipBlocks with PUT /v1/networks/{network.name} (or PUT "
+                     f"/serengeti/api/network/{network.name}), delete clusters that use it, "
+                     "or ask for fewer nodes")
     if pool is None:
         return
     cpu, memory = plan_size(plan)
@@ -483,3 +487,9 @@ def check_room(s: Session, *, cluster: str, plan: ClusterPlan, new_nodes: int,
 
 def _cluster_names(s: Session, condition: Any) -> list[str]:
     return list(s.scalars(select(Cluster.name).where(condition).order_by(Cluster.name)))
+
+
+def network_users(s: Session, name: str) -> list[str]:
+    """The clusters placed on the network, by name (a cluster created without one is on
+    none, though it too has the provider's own addresses)."""
+    return _cluster_names(s, Cluster.network_name == name)

@@ -179,6 +179,75 @@ class CatalogRead(BaseModel):
     problems: list[CatalogProblemRead]
 
 
+class IpBlockRead(BaseModel):
+    beginIp: str
+    endIp: str = Field(description="included")
+
+
+class AssignedAddress(BaseModel):
+    ipAddress: str
+    cluster: str
+    node: str
+
+
+class NetworkRead(BaseModel):
+    """An address pool: the nodes of the clusters placed on it get addresses from its
+    ipBlocks; a DHCP network (and the built-in defaultNetwork) means the provider's own."""
+
+    name: str
+    portGroup: str
+    isDhcp: bool
+    builtIn: bool = Field(description="defaultNetwork: cannot be changed or deleted")
+    ipBlocks: list[IpBlockRead]
+    dns1: str | None
+    dns2: str | None
+    gateway: str | None
+    netmask: str | None
+    totalAddresses: int | None = Field(description="null: the provider's own addresses")
+    freeAddresses: int | None = Field(
+        description="addresses not held by a node nor owed to a placed cluster's node")
+    freeIpBlocks: list[IpBlockRead]
+    assigned: list[AssignedAddress]
+    clusters: list[str] = Field(description="the clusters placed on the network")
+    links: Links
+
+
+class NetworkList(BaseModel):
+    networks: list[NetworkRead]
+
+
+class ResourcePoolRead(BaseModel):
+    """A capacity limit on the CPUs and memory of every node of the clusters placed in it
+    (by their plans: stopped clusters count, a cluster being deleted does not)."""
+
+    name: str
+    cpuLimit: int | None = Field(description="null: unlimited")
+    memLimitMB: int | None = Field(description="null: unlimited")
+    cpuUsed: int
+    memUsedMB: int
+    cpuFree: int | None = Field(description="null: unlimited")
+    memFreeMB: int | None = Field(description="null: unlimited")
+    clusters: list[str]
+    links: Links
+
+
+class ResourcePoolList(BaseModel):
+    resourcePools: list[ResourcePoolRead]
+
+
+class DatastoreRead(BaseModel):
+    name: str
+    type: str = Field(description="SHARED or LOCAL")
+    spec: list[str] = Field(description="datastore names, or patterns when regex")
+    regex: bool
+    clusters: list[str]
+    links: Links
+
+
+class DatastoreList(BaseModel):
+    datastores: list[DatastoreRead]
+
+
 class ErrorDetail(BaseModel):
     code: str = Field(description="stable and machine-readable, e.g. invalid_spec, not_found")
     message: str = Field(description="what is wrong, in a sentence a person can act on")
@@ -195,3 +264,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (400, "malformed JSON"), (404, "no such resource"), (409, "conflict"),
         (422, "invalid request or spec: nothing was created or changed"))
 }
+# routes behind a credential (and the logins, for wrong credentials)
+UNAUTHENTICATED: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "no valid credential"}}

@@ -1,12 +1,18 @@
-"""Read models: store rows to JSON with BDE's field names (TaskRead, ClusterRead, NodeRead)."""
+"""Read models: store rows to JSON with BDE's field names (TaskRead, ClusterRead, NodeRead),
+and /v1's networks, resource pools and datastores with what uses them."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
+from sqlalchemy.orm import Session
+
+from ndovu import addresses
+from ndovu.api import placement
 from ndovu.spec.model import ClusterPlan
-from ndovu.store.models import Cluster, Event, Node, Operation
+from ndovu.store.models import Cluster, Datastore, Event, Network, Node, Operation, ResourcePool
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -96,3 +102,53 @@ def cluster_read(cluster: Cluster, latest: Operation | None) -> dict[str, Any]:
         "createdAt": _iso(cluster.created_at),
         "operation": operation_read(latest) if latest else None,
     }
+
+
+def _ip_blocks(blocks: list[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"beginIp": b, "endIp": e} for b, e in blocks]
+
+
+def network_read(s: Session, net: Network) -> dict[str, Any]:
+    blocks = [(b[0], b[1]) for b in net.ip_blocks or ()]
+    # the built-in network and DHCP ones have no blocks: nothing of theirs to count
+    held = placement.network_usage(s, net)[0] if blocks else []
+    return {
+        "name": net.name,
+        "portGroup": net.port_group,
+        "isDhcp": net.is_dhcp,
+        "builtIn": net.name == placement.DEFAULT_NETWORK,
+        "ipBlocks": _ip_blocks(blocks),
+        "dns1": net.dns1,
+        "dns2": net.dns2,
+        "gateway": net.gateway,
+        "netmask": net.netmask,
+        "totalAddresses": None if net.is_dhcp else addresses.size(blocks),
+        "freeAddresses": placement.free_addresses(s, net),
+        "freeIpBlocks": _ip_blocks(addresses.free_blocks(blocks, [a for a, _ in held])),
+        "assigned": [{"ipAddress": address, "cluster": node.cluster.name, "node": node.name}
+                     for address, node in held],
+        "clusters": sorted({node.cluster.name for _, node in held}
+                           | set(placement.network_users(s, net.name))),
+        "links": {"self": f"/v1/networks/{quote(net.name)}"},
+    }
+
+
+def resource_pool_read(s: Session, pool: ResourcePool) -> dict[str, Any]:
+    cpu, memory, clusters = placement.pool_usage(s, pool.name)
+    return {
+        "name": pool.name,
+        "cpuLimit": pool.cpu_limit,
+        "memLimitMB": pool.mem_limit_mb,
+        "cpuUsed": cpu,
+        "memUsedMB": memory,
+        "cpuFree": None if pool.cpu_limit is None else max(pool.cpu_limit - cpu, 0),
+        "memFreeMB": None if pool.mem_limit_mb is None else max(pool.mem_limit_mb - memory, 0),
+        "clusters": clusters,
+        "links": {"self": f"/v1/resourcepools/{quote(pool.name)}"},
+    }
+
+
+def datastore_read(s: Session, ds: Datastore) -> dict[str, Any]:
+    return {"name": ds.name, "type": ds.type, "spec": list(ds.spec or []), "regex": ds.regex,
+            "clusters": placement.datastore_users(s, ds.name),
+            "links": {"self": f"/v1/datastores/{quote(ds.name)}"}}

@@ -118,6 +118,42 @@ class ApiClient:
     def get_catalog_type(self, name: str) -> Json:
         return self._request("GET", f"/v1/catalog/{quote(name, safe='')}")
 
+    def list_networks(self) -> list[Json]:
+        return self._request("GET", "/v1/networks").get("networks", [])
+
+    def get_network(self, name: str) -> Json:
+        return self._request("GET", f"/v1/networks/{quote(name, safe='')}")
+
+    def create_network(self, body: Json) -> Json:
+        return self._request("POST", "/v1/networks", json=body)
+
+    def update_network(self, name: str, body: Json) -> Json:
+        return self._request("PUT", f"/v1/networks/{quote(name, safe='')}", json=body)
+
+    def delete_network(self, name: str) -> None:
+        self._request("DELETE", f"/v1/networks/{quote(name, safe='')}")
+
+    def list_resource_pools(self) -> list[Json]:
+        return self._request("GET", "/v1/resourcepools").get("resourcePools", [])
+
+    def get_resource_pool(self, name: str) -> Json:
+        return self._request("GET", f"/v1/resourcepools/{quote(name, safe='')}")
+
+    def create_resource_pool(self, body: Json) -> Json:
+        return self._request("POST", "/v1/resourcepools", json=body)
+
+    def delete_resource_pool(self, name: str) -> None:
+        self._request("DELETE", f"/v1/resourcepools/{quote(name, safe='')}")
+
+    def list_datastores(self) -> list[Json]:
+        return self._request("GET", "/v1/datastores").get("datastores", [])
+
+    def create_datastore(self, body: Json) -> Json:
+        return self._request("POST", "/v1/datastores", json=body)
+
+    def delete_datastore(self, name: str) -> None:
+        self._request("DELETE", f"/v1/datastores/{quote(name, safe='')}")
+
     # -- waiting ---------------------------------------------------------------------------
 
     def wait_for_operation(self, op_id: int, on_update: Callable[[Json], None] | None = None,

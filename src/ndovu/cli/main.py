@@ -16,8 +16,11 @@ from ndovu.cli.commands import (
     cluster_show,
     cluster_start,
     cluster_stop,
+    datastore,
     login,
+    network,
     operation_show,
+    pool,
     server,
     user,
 )
@@ -49,6 +52,26 @@ users.command("create")(user.create)
 users.command("list")(user.list_users)
 users.command("passwd")(user.passwd)
 
+networks = typer.Typer(no_args_is_help=True,
+                       help="Networks: address pools whose blocks give nodes their addresses.")
+networks.command("create")(network.create)
+networks.command("list")(network.list_networks)
+networks.command("show")(network.show)
+networks.command("update")(network.update)
+networks.command("delete")(network.delete)
+
+pools = typer.Typer(no_args_is_help=True,
+                    help="Resource pools: CPU and memory limits for the clusters in them.")
+pools.command("create")(pool.create)
+pools.command("list")(pool.list_pools)
+pools.command("show")(pool.show)
+pools.command("delete")(pool.delete)
+
+datastores = typer.Typer(no_args_is_help=True, help="Datastores a cluster may name.")
+datastores.command("create")(datastore.create)
+datastores.command("list")(datastore.list_datastores)
+datastores.command("delete")(datastore.delete)
+
 app.command("server")(server.server)
 app.command("login")(login.login)
 app.command("logout")(login.logout)
@@ -56,3 +79,6 @@ app.add_typer(users, name="user")
 app.add_typer(cluster, name="cluster")
 app.add_typer(catalog, name="catalog")
 app.add_typer(operation, name="operation")
+app.add_typer(networks, name="network")
+app.add_typer(pools, name="pool")
+app.add_typer(datastores, name="datastore")

@@ -1,7 +1,9 @@
-"""Parsing of ``GROUP=VALUE`` options; a bad value is a usage error (exit code 2)."""
+"""Parsing of ``GROUP=VALUE`` and ``BEGIN-END`` options; a bad value is a usage error (exit
+code 2)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from typing import Any
@@ -77,4 +79,46 @@ def parse_settings(values: list[str] | None, configuration: str | None) -> dict[
 def check_settings(values: list[str] | None) -> list[str] | None:
     """Typer callback: reject a bad ``--set`` before anything is sent."""
     parse_settings(values, None)
+    return values
+
+
+BLOCK_FORM = "BEGIN-END (e.g. 127.73.0.1-127.73.0.50)"
+
+
+def _ipv4(text: str) -> str | None:
+    try:
+        return str(ipaddress.IPv4Address(text.strip()))
+    except ValueError:
+        return None
+
+
+def parse_blocks(values: list[str] | None) -> list[dict[str, str]]:
+    """``["127.73.0.1-127.73.0.50"]`` → ``[{"beginIp": ..., "endIp": ...}]``; a single
+    address is one block of one (``127.73.0.5-127.73.0.5``), so it must be written so."""
+    blocks = []
+    for raw in values or []:
+        begin, sep, end = raw.partition("-")
+        first, last = _ipv4(begin), _ipv4(end)
+        if not sep or first is None or last is None:
+            raise typer.BadParameter(f"expected {BLOCK_FORM}, two IPv4 addresses, got {raw!r}")
+        blocks.append({"beginIp": first, "endIp": last})
+    return blocks
+
+
+def check_blocks(values: list[str] | None) -> list[str] | None:
+    """Typer callback: reject a bad ``--block`` before anything is sent."""
+    parse_blocks(values)
+    return values
+
+
+def dns_fields(values: list[str] | None) -> dict[str, str]:
+    """``--dns`` given once or twice → ``{"dns1": ..., "dns2": ...}`` (a network has two)."""
+    if len(values or []) > 2:
+        raise typer.BadParameter(f"a network has at most two DNS servers, got {len(values or [])}")
+    return {f"dns{i}": value for i, value in enumerate(values or [], start=1)}
+
+
+def check_dns(values: list[str] | None) -> list[str] | None:
+    """Typer callback: reject a third ``--dns`` before anything is sent."""
+    dns_fields(values)
     return values

@@ -1,4 +1,5 @@
-"""Rich renderables for the API's resources: nodes, endpoints, groups, operations, catalog.
+"""Rich renderables for the API's resources: nodes, endpoints, groups, operations, catalog,
+networks, resource pools and datastores.
 
 Every value that came from the server is escaped: names and messages are data, not markup.
 """
@@ -311,4 +312,108 @@ def settings_table(role_details: list[Json], type_configuration: Json) -> Table:
     for roles, key, kind_name, value, meaning in rows.values():
         table.add_row(escape(key), escape(kind_name), escape(value),
                       escape(", ".join(roles)), escape(meaning))
+    return table
+
+
+def _grid() -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    return table
+
+
+def blocks_text(blocks: list[Json] | None) -> str:
+    return ", ".join(f"{b.get('beginIp')}-{b.get('endIp')}" for b in blocks or []) or "-"
+
+
+def network_kind(net: Json) -> str:
+    if net.get("builtIn"):
+        return "built in (the provider's addresses)"
+    return "DHCP (the provider's addresses)" if net.get("isDhcp") else "static"
+
+
+def _free_addresses(net: Json) -> str:
+    if net.get("freeAddresses") is None:
+        return "-"
+    return f"{net['freeAddresses']} of {net.get('totalAddresses', '-')}"
+
+
+def _names(values: list[str] | None) -> str:
+    return escape(", ".join(values or []) or "-")
+
+
+def networks_table(networks: list[Json]) -> Table:
+    table = Table(title="Networks", title_justify="left")
+    for column in ("Name", "Kind", "Blocks", "Free", "Clusters"):
+        table.add_column(column, overflow="fold")
+    for net in networks:
+        table.add_row(escape(str(net.get("name"))), escape(network_kind(net)),
+                      escape(blocks_text(net.get("ipBlocks"))), _free_addresses(net),
+                      _names(net.get("clusters")))
+    return table
+
+
+def network_view(net: Json) -> RenderableType:
+    header = _grid()
+    header.add_row("Network", escape(str(net.get("name"))))
+    header.add_row("Kind", escape(network_kind(net)))
+    header.add_row("Port group", escape(str(net.get("portGroup") or "-")))
+    header.add_row("Blocks", escape(blocks_text(net.get("ipBlocks"))))
+    header.add_row("Free addresses", _free_addresses(net))
+    if net.get("ipBlocks"):
+        header.add_row("Free blocks", escape(blocks_text(net.get("freeIpBlocks"))))
+    for label, key in (("DNS 1", "dns1"), ("DNS 2", "dns2"), ("Gateway", "gateway"),
+                       ("Netmask", "netmask")):
+        if net.get(key):
+            header.add_row(label, escape(str(net[key])))
+    header.add_row("Clusters", _names(net.get("clusters")))
+    if not net.get("assigned"):
+        return header
+    table = Table(title="Assigned addresses", title_justify="left")
+    for column in ("Address", "Cluster", "Node"):
+        table.add_column(column, no_wrap=True)
+    for entry in net["assigned"]:
+        table.add_row(escape(str(entry.get("ipAddress"))), escape(str(entry.get("cluster"))),
+                      escape(str(entry.get("node"))))
+    return Group(header, "", table)
+
+
+def _used_of(used: object, limit: object, unit: str = "") -> str:
+    return f"{used}{unit} of {'unlimited' if limit is None else f'{limit}{unit}'}"
+
+
+def pools_table(pools: list[Json]) -> Table:
+    table = Table(title="Resource pools", title_justify="left")
+    for column in ("Name", "CPUs used", "Memory used", "Clusters"):
+        table.add_column(column, overflow="fold")
+    for pool in pools:
+        table.add_row(escape(str(pool.get("name"))),
+                      _used_of(pool.get("cpuUsed"), pool.get("cpuLimit")),
+                      _used_of(pool.get("memUsedMB"), pool.get("memLimitMB"), " MB"),
+                      _names(pool.get("clusters")))
+    return table
+
+
+def pool_view(pool: Json) -> RenderableType:
+    header = _grid()
+    header.add_row("Resource pool", escape(str(pool.get("name"))))
+    header.add_row("CPUs used", _used_of(pool.get("cpuUsed"), pool.get("cpuLimit")))
+    header.add_row("Memory used", _used_of(pool.get("memUsedMB"), pool.get("memLimitMB"),
+                                           " MB"))
+    if pool.get("cpuFree") is not None:
+        header.add_row("CPUs free", str(pool["cpuFree"]))
+    if pool.get("memFreeMB") is not None:
+        header.add_row("Memory free", f"{pool['memFreeMB']} MB")
+    header.add_row("Clusters", _names(pool.get("clusters")))
+    return header
+
+
+def datastores_table(datastores: list[Json]) -> Table:
+    table = Table(title="Datastores", title_justify="left")
+    for column in ("Name", "Type", "Spec", "Clusters"):
+        table.add_column(column, overflow="fold")
+    for ds in datastores:
+        spec = ", ".join(ds.get("spec") or []) + (" (patterns)" if ds.get("regex") else "")
+        table.add_row(escape(str(ds.get("name"))), escape(str(ds.get("type") or "-")),
+                      escape(spec or "-"), _names(ds.get("clusters")))
     return table

@@ -31,12 +31,13 @@ class ClusterCreateBody(BaseModel):
                     "memCapacityMB, storage.sizeGB")
     configuration: dict[str, Any] = Field(default_factory=dict)
     network: StrictStr | None = Field(
-        default=None, description="a network (see /serengeti/api/networks) whose ipBlocks "
-                                  "give the nodes their addresses; default: the provider's")
+        default=None, description="a network (see /v1/networks) whose ipBlocks give the "
+                                  "nodes their addresses; default: the provider's")
     resourcePool: StrictStr | None = Field(
-        default=None, description="a resource pool whose CPU and memory limits the nodes "
-                                  "count against")
-    datastores: list[StrictStr] = Field(default_factory=list)
+        default=None, description="a resource pool (see /v1/resourcepools) whose CPU and "
+                                  "memory limits the nodes count against")
+    datastores: list[StrictStr] = Field(default_factory=list,
+                                        description="datastores (see /v1/datastores)")
 
 
 def accepted(response: Response, op: Operation) -> dict[str, Any]:

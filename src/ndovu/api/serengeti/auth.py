@@ -14,15 +14,20 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from ndovu import accounts
 from ndovu.api.auth import SESSION_COOKIE
 from ndovu.api.deps import ApiContext, context
-from ndovu.api.schemas import ERROR_RESPONSES
+from ndovu.api.schemas import ERROR_RESPONSES, UNAUTHENTICATED
+from ndovu.api.serengeti.models import BdeLoginRead, BdeLogoutRead
 
 router = APIRouter(tags=["serengeti"], responses=ERROR_RESPONSES)
 
 COOKIE_PATH = "/serengeti"
 
 
-@router.post("/serengeti/j_spring_security_check")
-@router.post("/serengeti/api/j_spring_security_check")
+# one function at several paths: each route gets its own operation id, as OpenAPI
+# requires unique ones (FastAPI's generated ids would only differ by accident of the path)
+@router.post("/serengeti/j_spring_security_check", operation_id="serengeti_login",
+             response_model=BdeLoginRead, responses=UNAUTHENTICATED)
+@router.post("/serengeti/api/j_spring_security_check", operation_id="serengeti_api_login",
+             response_model=BdeLoginRead, responses=UNAUTHENTICATED)
 def login(response: Response, ctx: Annotated[ApiContext, Depends(context)],
           j_username: Annotated[str, Form(max_length=64)],
           j_password: Annotated[str, Form(max_length=1024)]) -> dict[str, Any]:
@@ -35,10 +40,14 @@ def login(response: Response, ctx: Annotated[ApiContext, Depends(context)],
     return {"user": principal.name, "isAdmin": principal.is_admin}
 
 
-@router.get("/serengeti/j_spring_security_logout")
-@router.post("/serengeti/j_spring_security_logout")
-@router.get("/serengeti/api/j_spring_security_logout")
-@router.post("/serengeti/api/j_spring_security_logout")
+@router.get("/serengeti/j_spring_security_logout", operation_id="serengeti_logout_get",
+            response_model=BdeLogoutRead)
+@router.post("/serengeti/j_spring_security_logout", operation_id="serengeti_logout",
+             response_model=BdeLogoutRead)
+@router.get("/serengeti/api/j_spring_security_logout",
+            operation_id="serengeti_api_logout_get", response_model=BdeLogoutRead)
+@router.post("/serengeti/api/j_spring_security_logout", operation_id="serengeti_api_logout",
+             response_model=BdeLogoutRead)
 def logout(request: Request, response: Response,
            ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
     """Ends the session (its token stops working at once); 200 with or without one."""

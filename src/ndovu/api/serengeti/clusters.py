@@ -20,12 +20,19 @@ from ndovu.api.placement import Placement
 from ndovu.api.schemas import ERROR_RESPONSES
 from ndovu.api.serengeti import views
 from ndovu.api.serengeti.beans import TRAFFIC_TYPES, ClusterCreate, ResourceScale
+from ndovu.api.serengeti.models import BdeClusterRead, BdeClusterSpec, BdeTaskRead
 from ndovu.catalog import CatalogType
 from ndovu.errors import NotFoundError, SpecError
 from ndovu.spec import ClusterSpec, parse_spec
 from ndovu.store.models import Cluster, Operation
 
 router = APIRouter(prefix="/serengeti/api", tags=["serengeti"], responses=ERROR_RESPONSES)
+
+# the calls this API's error hints name (the commands' default names /v1's)
+SURFACE = commands.Surface(
+    follow="GET /serengeti/api/task/{id}", clusters="GET /serengeti/api/clusters",
+    start="PUT /serengeti/api/cluster/{name}/action?state=start",
+    stop="PUT /serengeti/api/cluster/{name}/action?state=stop")
 
 # BDE's ClusterManager start/stop/resume; resume retries a failed create, which in ndovu
 # is what start does from PROVISION_ERROR
@@ -158,14 +165,14 @@ def _create(ctx: ApiContext, body: ClusterCreate) -> Operation:
                         datastores_field="dsNames"))
 
 
-@router.post("/clusters", status_code=202)
+@router.post("/clusters", status_code=202, response_model=BdeTaskRead)
 def create_cluster(body: ClusterCreate, request: Request, response: Response,
                    ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
     """ClusterCreate → 202, ``Location`` the task to poll."""
     return _accepted(request, response, _create(ctx, body))
 
 
-@router.get("/clusters")
+@router.get("/clusters", response_model=list[BdeClusterRead])
 def list_clusters(ctx: Annotated[ApiContext, Depends(context)],
                   details: bool = False) -> list[dict[str, Any]]:
     """ClusterRead of every cluster; ``details=true`` adds each group's instances."""
@@ -174,25 +181,26 @@ def list_clusters(ctx: Annotated[ApiContext, Depends(context)],
                 for c in s.scalars(select(Cluster).order_by(Cluster.name))]
 
 
-@router.get("/cluster/{name}")
+@router.get("/cluster/{name}", response_model=BdeClusterRead)
 def show_cluster(name: str, ctx: Annotated[ApiContext, Depends(context)],
                  details: bool = True) -> dict[str, Any]:
     """ClusterRead with node groups and their instances (NodeRead)."""
     with ctx.store.session() as s:
-        return views.cluster_read(ctx, s, commands.get_cluster(s, name), details=details)
+        return views.cluster_read(ctx, s, commands.get_cluster(s, name, SURFACE),
+                                  details=details)
 
 
-@router.get("/cluster/{name}/spec")
+@router.get("/cluster/{name}/spec", response_model=BdeClusterSpec)
 def cluster_spec(name: str, ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
     """The cluster as a ClusterCreate."""
     with ctx.store.session() as s:
-        return views.cluster_spec(ctx, commands.get_cluster(s, name))
+        return views.cluster_spec(ctx, commands.get_cluster(s, name, SURFACE))
 
 
-@router.delete("/cluster/{name}", status_code=202)
+@router.delete("/cluster/{name}", status_code=202, response_model=BdeTaskRead)
 def delete_cluster(name: str, request: Request, response: Response,
                    ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
-    return _accepted(request, response, commands.delete_cluster(ctx, name))
+    return _accepted(request, response, commands.delete_cluster(ctx, name, surface=SURFACE))
 
 
 def _state_change(ctx: ApiContext, name: str, state: str | None) -> Operation:
@@ -201,10 +209,10 @@ def _state_change(ctx: ApiContext, name: str, state: str | None) -> Operation:
         raise SpecError(f"state: {state!r} is not a cluster action; use one of "
                         f"{', '.join(STATES)}" if state else
                         f"state: give ?state= one of {', '.join(STATES)}", field="state")
-    return command(ctx, name)
+    return command(ctx, name, surface=SURFACE)
 
 
-@router.put("/cluster/{name}/action", status_code=202)
+@router.put("/cluster/{name}/action", status_code=202, response_model=BdeTaskRead)
 def cluster_action(name: str, request: Request, response: Response,
                    ctx: Annotated[ApiContext, Depends(context)], state: str | None = None,
                    force: bool = False) -> dict[str, Any]:
@@ -213,7 +221,7 @@ def cluster_action(name: str, request: Request, response: Response,
     return _accepted(request, response, _state_change(ctx, name, state))
 
 
-@router.put("/cluster/{name}", status_code=202)
+@router.put("/cluster/{name}", status_code=202, response_model=BdeTaskRead)
 def cluster_state_legacy(name: str, request: Request, response: Response,
                          ctx: Annotated[ApiContext, Depends(context)],
                          state: str | None = None, force: bool = False) -> dict[str, Any]:
@@ -228,7 +236,8 @@ def _shape(value: object) -> str:
     return next((text for cls, text in kinds if isinstance(value, cls)), "something else")
 
 
-@router.put("/cluster/{name}/nodegroup/{group}/instancenum", status_code=202)
+@router.put("/cluster/{name}/nodegroup/{group}/instancenum", status_code=202,
+            response_model=BdeTaskRead)
 def resize_group(name: str, group: str, request: Request, response: Response,
                  ctx: Annotated[ApiContext, Depends(context)],
                  count: Annotated[Any, Body(description="the new instance number, a bare "
@@ -241,10 +250,12 @@ def resize_group(name: str, group: str, request: Request, response: Response,
     if count <= 0:
         raise SpecError(f"instanceNum: the number of nodes must be greater than 0, not "
                         f"{count}", field="instanceNum")
-    return _accepted(request, response, commands.resize_group(ctx, name, group, count))
+    return _accepted(request, response,
+                     commands.resize_group(ctx, name, group, count, surface=SURFACE))
 
 
-@router.put("/cluster/{name}/nodegroup/{group}/scale", status_code=202)
+@router.put("/cluster/{name}/nodegroup/{group}/scale", status_code=202,
+            response_model=BdeTaskRead)
 def scale_group(name: str, group: str, body: ResourceScale, request: Request,
                 response: Response,
                 ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
@@ -256,10 +267,10 @@ def scale_group(name: str, group: str, body: ResourceScale, request: Request,
                             field=field)
     return _accepted(request, response, commands.scale_group(
         ctx, name, group, body.cpuNumber or None, body.memory or None,
-        cpu_field="cpuNumber", memory_field="memory"))
+        cpu_field="cpuNumber", memory_field="memory", surface=SURFACE))
 
 
-@router.get("/task/{task_id}", name="serengeti_task")
+@router.get("/task/{task_id}", name="serengeti_task", response_model=BdeTaskRead)
 def show_task(task_id: int, ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
     with ctx.store.session() as s:
         op = s.get(Operation, task_id)
@@ -268,7 +279,7 @@ def show_task(task_id: int, ctx: Annotated[ApiContext, Depends(context)]) -> dic
         return views.task_read(op)
 
 
-@router.get("/tasks")
+@router.get("/tasks", response_model=list[BdeTaskRead])
 def list_tasks(ctx: Annotated[ApiContext, Depends(context)]) -> list[dict[str, Any]]:
     """The 100 newest tasks, newest first."""
     with ctx.store.session() as s:

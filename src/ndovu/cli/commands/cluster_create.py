@@ -21,7 +21,9 @@ from ndovu.cli.parsing import (
 
 
 def create_body(name: str, cluster_type: str, counts: dict[str, int],
-                types: dict[str, str], configuration: Json | None = None) -> Json:
+                types: dict[str, str], configuration: Json | None = None, *,
+                network: str | None = None, pool: str | None = None,
+                datastores: list[str] | None = None) -> Json:
     """The POST /v1/clusters body; only the groups and fields the user named are sent."""
     body: Json = {"name": name, "type": cluster_type}
     groups: list[Json] = []
@@ -36,6 +38,12 @@ def create_body(name: str, cluster_type: str, counts: dict[str, int],
         body["nodeGroups"] = groups
     if configuration:
         body["configuration"] = configuration
+    if network is not None:
+        body["network"] = network
+    if pool is not None:
+        body["resourcePool"] = pool
+    if datastores:
+        body["datastores"] = datastores
     return body
 
 
@@ -57,6 +65,15 @@ def create(
         "--configuration", metavar="JSON",
         help='The configuration as JSON, e.g. \'{"zookeeper": {"tickTime": 3000}}\'; '
              "--set wins over it.")] = None,
+    network: Annotated[str | None, typer.Option(
+        "--network", metavar="NAME",
+        help="Give the nodes addresses from this network's blocks (see `ndovu network "
+             "list`); default: the provider's own.")] = None,
+    pool: Annotated[str | None, typer.Option(
+        "--pool", metavar="NAME",
+        help="Count the nodes' CPUs and memory against this resource pool's limits.")] = None,
+    datastores: Annotated[list[str] | None, typer.Option(
+        "--datastore", metavar="NAME", help="A datastore for the nodes; repeatable.")] = None,
     no_wait: NoWaitOption = False,
     json_output: JsonOption = False,
     timeout: TimeoutOption = DEFAULT_WAIT_TIMEOUT_S,
@@ -65,7 +82,8 @@ def create(
     """Create a cluster and follow it until it runs (or fails)."""
     body = create_body(name, cluster_type, parse_instances(instances),
                        parse_instance_types(instance_types),
-                       parse_settings(settings, configuration))
+                       parse_settings(settings, configuration), network=network, pool=pool,
+                       datastores=datastores)
     with reporting_errors(json_output=json_output), ApiClient(url) as client:
         accepted = client.create_cluster(body)
         handle_accepted(client, accepted, name=name, verb="Creating",
