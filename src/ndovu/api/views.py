@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ndovu import addresses
 from ndovu.api import placement
-from ndovu.spec.model import ClusterPlan
+from ndovu.spec.model import ClusterPlan, GroupPlan
 from ndovu.store.models import Cluster, Datastore, Event, Network, Node, Operation, ResourcePool
 
 
@@ -72,14 +72,18 @@ def cluster_summary(cluster: Cluster) -> dict[str, Any]:
     }
 
 
-def cluster_read(cluster: Cluster, latest: Operation | None) -> dict[str, Any]:
-    plan = ClusterPlan.from_dict(cluster.plan)
+def nodes_by_group(cluster: Cluster, plan: ClusterPlan) -> list[tuple[GroupPlan, list[Node]]]:
+    """Each group of the plan with its nodes in index order (both API surfaces read this)."""
     by_group: dict[str, list[Node]] = {}
     for node in cluster.nodes:
         by_group.setdefault(node.group_name, []).append(node)
+    return [(g, sorted(by_group.get(g.name, []), key=lambda n: n.index)) for g in plan.groups]
+
+
+def cluster_read(cluster: Cluster, latest: Operation | None) -> dict[str, Any]:
+    plan = ClusterPlan.from_dict(cluster.plan)
     groups = []
-    for g in plan.groups:
-        nodes = sorted(by_group.get(g.name, []), key=lambda n: n.index)
+    for g, nodes in nodes_by_group(cluster, plan):
         groups.append({
             "name": g.name,
             "roles": list(g.roles),

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ndovu import __version__, addresses
 from ndovu.api import placement
 from ndovu.api.deps import ApiContext
+from ndovu.api.views import nodes_by_group
 from ndovu.catalog import CatalogType
 from ndovu.errors import NdovuError
 from ndovu.spec.model import ClusterPlan
@@ -72,12 +73,8 @@ def cluster_read(ctx: ApiContext, s: Session, cluster: Cluster, *,
                  details: bool = True) -> dict[str, Any]:
     plan = ClusterPlan.from_dict(cluster.plan)
     kind = _kind(ctx, cluster)
-    by_group: dict[str, list[Node]] = {}
-    for node in cluster.nodes:
-        by_group.setdefault(node.group_name, []).append(node)
     groups = []
-    for g in plan.groups:
-        nodes = sorted(by_group.get(g.name, []), key=lambda n: n.index)
+    for g, nodes in nodes_by_group(cluster, plan):
         groups.append({
             "name": g.name,
             "roles": list(g.roles),
