@@ -203,6 +203,35 @@ def test_start_after_a_failed_resize_lets_the_new_node_join_in_memory(make_stack
     assert stack.nodes()["c-worker-3"]["status"] == "SERVICE_READY"
 
 
+def test_a_node_a_failed_resize_added_joins_even_after_a_stop_in_memory(make_stack) -> None:
+    """The node never ran its role; the others did: after stop and start it must join
+    them, not found a cluster of its own (for etcd: member add, state "existing")."""
+    provider = MemoryProvider(fail={"c-worker-3": "no capacity left in pool 'rp1'"})
+    stack = make_stack(provider, worker={"refuse_joins": 2})
+    stack.create()
+    op = stack.run("PUT", "/v1/clusters/c/nodegroups/worker/instancenum",
+                   json={"instanceNum": 4})
+    assert op["status"] == "FAILED" and op["failNodes"] == ["c-worker-3"]
+    assert stack.run("POST", "/v1/clusters/c/stop")["status"] == "COMPLETED"
+
+    provider.fail.clear()
+    stack.roles["worker"].log.clear()
+    start = stack.run("POST", "/v1/clusters/c/start")
+    assert start["status"] == "COMPLETED", start
+    starts = [(n, joining) for verb, n, joining in stack.roles["worker"].log if verb == "start"]
+    # the three founders restart as members; the new node joins, once they can admit it
+    assert sorted(n for n, joining in starts if not joining) == [f"c-worker-{i}"
+                                                                 for i in range(3)]
+    assert [n for n, joining in starts if joining][-1:] == ["c-worker-3"]
+    assert stack.nodes()["c-worker-3"]["status"] == "SERVICE_READY"
+    # and a further stop and start treats it as a member like the others
+    assert stack.run("POST", "/v1/clusters/c/stop")["status"] == "COMPLETED"
+    stack.roles["worker"].log.clear()
+    assert stack.run("POST", "/v1/clusters/c/start")["status"] == "COMPLETED"
+    assert not [n for verb, n, joining in stack.roles["worker"].log
+                if verb == "start" and joining]
+
+
 def test_a_join_the_cluster_refuses_for_now_is_asked_again_in_memory(make_stack) -> None:
     stack = make_stack(worker={"refuse_joins": 3})
     stack.create()

@@ -245,6 +245,10 @@ class Reconciler:
                     # a node that was off runs nothing: every role starts again
                     row.roles_started = []
                     snap.roles_started[node.name] = []
+                elif row.roles_ever_started:
+                    # made anew (the provider had lost it): no data, so it joins its peers
+                    row.roles_ever_started = []
+                    snap.roles_ever_started[node.name] = []
                 journal.event(s, op, snap.name, step, "ok", node=node.name,
                               duration_s=took, message=f"address {info.address}")
 
@@ -292,16 +296,19 @@ class Reconciler:
         """
         work = [(node, role) for node in desired for role in node.roles if role in stage]
         to_start = [(n, r) for n, r in work if r not in snap.roles_started.get(n.name, [])]
-        # A role joins when a resize (or a start retrying a failed one) starts it on a node
-        # while other nodes run it already: the nodes a resize adds. Joiners go one at a
-        # time, each healthy before the next is admitted (etcd refuses a member when too
-        # many admitted ones have not started: its quorum would be lost). A start after a
-        # stop runs nothing anywhere yet, and a create never joins.
-        running = {r for n, r in work if r in snap.roles_started.get(n.name, [])}
+        # A role joins when a resize (or a start retrying a failed one, even after a stop)
+        # starts it on a node that never ran it while other nodes have: the nodes a resize
+        # adds. Joiners go one at a time, each healthy before the next is admitted (etcd
+        # refuses a member when too many admitted ones have not started: its quorum would
+        # be lost); a join the cluster is not ready for yet is asked again. The nodes that
+        # founded the cluster restart as its members, and a create never joins.
+        ever = snap.roles_ever_started
+        founded = {r for n, r in work if r in ever.get(n.name, [])}
         may_join = snap.op_type in (OperationType.RESIZE, OperationType.START)
 
         def joins(item: tuple[NodePlan, str]) -> bool:
-            return may_join and item[1] in running
+            node, role = item
+            return may_join and role in founded and role not in ever.get(node.name, [])
 
         joiners = [item for item in to_start if joins(item)]
         if joiners:
@@ -337,6 +344,8 @@ class Reconciler:
                                   message=failures[node.name])
                     return
                 row.roles_started = [*row.roles_started, role]
+                if role not in (row.roles_ever_started or []):
+                    row.roles_ever_started = [*(row.roles_ever_started or []), role]
                 row.action = f"{'joining' if joining else 'starting'} {role}"
                 snap.roles_started.setdefault(node.name, []).append(role)
                 journal.event(s, op, snap.name, f"start {role}", "ok", node=node.name,

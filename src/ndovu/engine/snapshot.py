@@ -26,6 +26,8 @@ class Snapshot:
     op_type: str = ""
     # node name -> roles already started on it (persisted bootstrap progress)
     roles_started: dict[str, list[str]] = field(default_factory=dict)
+    # node name -> roles ever started on it, across stops (who founded what, who must join)
+    roles_ever_started: dict[str, list[str]] = field(default_factory=dict)
     # node name -> its group, for every node row (also those a resize no longer wants)
     node_groups: dict[str, str] = field(default_factory=dict)
     # the cluster's network's ipBlocks, where new nodes get their addresses; empty: the
@@ -65,6 +67,8 @@ def load_snapshot(store: Store, cluster_id: int) -> Snapshot | None:
             plan=ClusterPlan.from_dict(cluster.plan), op_id=op.id,
             op_started=_aware(op.started_at or op.created_at), op_type=op.type,
             roles_started={n.name: list(n.roles_started or []) for n in cluster.nodes},
+            roles_ever_started={n.name: list(n.roles_ever_started or [])
+                                for n in cluster.nodes},
             node_groups={n.name: n.group_name for n in cluster.nodes},
             address_pool=() if network is None or network.is_dhcp
             else tuple((b[0], b[1]) for b in network.ip_blocks or ()),

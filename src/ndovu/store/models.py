@@ -76,6 +76,10 @@ class Node(Base):
     # roles whose software has been configured and started on this node (bootstrap progress,
     # persisted so a pass interrupted by a crash does not redo finished work)
     roles_started: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # roles that have ever been started on this node, kept across stops: a node that never
+    # ran a role its peers ran (added by a resize that failed, then stopped) must join them
+    # on the next start rather than found the cluster anew
+    roles_ever_started: Mapped[list[str]] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  onupdate=utcnow)
 
