@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from tests.databases import database_url
+
 REPO = Path(__file__).resolve().parent.parent
 NDOVU = Path(sys.executable).parent / "ndovu"
 
@@ -58,8 +60,12 @@ class Server:
     """A real `ndovu server` process with its own state directory, port and subnet."""
 
     def __init__(self, state_dir: Path, subnet: str, port: int | None = None,
-                 catalog_dirs: tuple[Path, ...] = ()):
+                 catalog_dirs: tuple[Path, ...] = (), args: tuple[str, ...] = (),
+                 env: dict[str, str] | None = None):
         self.state_dir = state_dir
+        # more `ndovu server` options, and NDOVU_* settings (e.g. a crash point)
+        self.args = args
+        self.extra_env = env or {}
         self.catalog_dirs = catalog_dirs
         self.subnet = subnet
         self.port = port or free_port()
@@ -71,12 +77,14 @@ class Server:
     def start(self) -> Server:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("NDOVU_")}
-        env.update(NDOVU_LOCAL_SUBNET=self.subnet)
+        env.update(NDOVU_LOCAL_SUBNET=self.subnet, **self.extra_env)
+        env.setdefault("NDOVU_DATABASE_URL", database_url(self.state_dir))
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [str(NDOVU), "server", "--state-dir", str(self.state_dir),
                  "--port", str(self.port),
-                 *(arg for d in self.catalog_dirs for arg in ("--catalog-dir", str(d)))],
+                 *(arg for d in self.catalog_dirs for arg in ("--catalog-dir", str(d))),
+                 *self.args],
                 stdout=log, stderr=subprocess.STDOUT, env=env)
         wait_until(self._healthy, timeout=60, what=f"ndovu server on {self.url}")
         return self

@@ -22,6 +22,7 @@ from ndovu.catalog import Catalog
 from ndovu.engine import Engine
 from ndovu.errors import ConflictError
 from ndovu.store import Store
+from tests.databases import database_url
 from tests.engine_doubles import MemoryProvider, ScriptedRole
 from tests.helpers import login, wait_until
 
@@ -106,7 +107,7 @@ def make_stack(tmp_path: Path, catalog_dir: Path) -> Iterator[Callable[..., Stac
             "worker": ScriptedRole("worker", requires=frozenset({"coord"}),
                                    **role_options.get("worker", {})),
         }
-        store = Store(f"sqlite:///{tmp_path / 'ndovu.db'}")
+        store = Store(database_url(tmp_path))
         store.migrate()
         engine = Engine(store, provider, roles, bootstrap_timeout_s=timeout_s)
         app = create_app(ApiContext(

@@ -6,8 +6,10 @@ Precedence, lowest first: built-in defaults, the TOML file (``--config`` or
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -32,10 +34,19 @@ class Settings:
     # SQLAlchemy URL; empty means SQLite in the state directory
     database_url: str = ""
     provider: str = "local"
+    # options of the provider (e.g. the sim provider's boot_latency_s): a [ndovu.provider_options]
+    # table in TOML, a JSON object in NDOVU_PROVIDER_OPTIONS
+    provider_options: Mapping[str, Any] = field(default_factory=dict)
     local_subnet: str = "127.1.0.0/16"
     catalog_dirs: tuple[Path, ...] = ()
     # run the reconciler inside the API process
     engine: bool = True
+    # this engine's name in leases and events; empty: kept in the state directory's
+    # engine-name file (made on first start), so a restarted engine resumes its own leases
+    engine_name: str = ""
+    # how long an engine's claim on a cluster lasts unless renewed: another engine takes a
+    # dead engine's clusters over this long after it died
+    lease_ttl_s: float = 15.0
     # how long a cluster may take to become healthy before its operation fails
     bootstrap_timeout_s: float = 600.0
 
@@ -52,6 +63,11 @@ def _coerce(name: str, raw: Any) -> Any:
     try:
         if name == "state_dir":
             return Path(raw).expanduser()
+        if name == "provider_options":
+            options = json.loads(raw) if isinstance(raw, str) else raw
+            if not isinstance(options, Mapping):
+                raise ValueError(raw)
+            return dict(options)
         if name == "catalog_dirs":
             items = raw.split(os.pathsep) if isinstance(raw, str) else list(raw)
             return tuple(Path(p).expanduser() for p in items if p)
@@ -68,8 +84,9 @@ def _coerce(name: str, raw: Any) -> Any:
             return value in {"1", "true", "yes", "on"}
         return str(raw)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"setting {name!r} has an invalid value {raw!r} (expected {kind})",
-                          field=name) from exc
+        expected = "a JSON object or TOML table" if name == "provider_options" else kind
+        raise ConfigError(f"setting {name!r} has an invalid value {raw!r} (expected "
+                          f"{expected})", field=name) from exc
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import secrets
+import signal
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO
 
 import uvicorn
@@ -48,10 +51,14 @@ def build(settings: Settings) -> Process:
         log.warning("created user 'admin'; its initial password is in %s (readable by its "
                     "owner only); log in with `ndovu login --password-file %s`",
                     password_file, password_file)
-    provider = make_provider(settings.provider, settings.state_dir,
-                             subnet=settings.local_subnet)
+    options = dict(settings.provider_options)
+    if settings.provider == "local":
+        options.setdefault("subnet", settings.local_subnet)
+    provider = make_provider(settings.provider, settings.state_dir, **options)
     engine = Engine(store, provider, builtin_roles(),
-                    bootstrap_timeout_s=settings.bootstrap_timeout_s)
+                    bootstrap_timeout_s=settings.bootstrap_timeout_s,
+                    name=engine_name(settings) if settings.engine else None,
+                    lease_ttl_s=settings.lease_ttl_s)
     catalog = Catalog.load(settings.catalog_dirs)
     for kind in catalog.types():
         try:
@@ -109,6 +116,21 @@ def _listen(settings: Settings) -> socket.socket:
     return sock
 
 
+def engine_name(settings: Settings) -> str:
+    """The engine's name in leases and events. Kept in the state directory, whose lock
+    makes this engine its only user: restarted after a crash, it resumes its own leases at
+    once instead of waiting for them to expire."""
+    if settings.engine_name:
+        return settings.engine_name
+    path = settings.state_dir / "engine-name"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        name = f"{socket.gethostname()}-{secrets.token_hex(3)}"
+        path.write_text(name + "\n")
+        return name
+
+
 def _lock_state_dir(settings: Settings) -> IO[str]:
     """One engine per state directory: the local provider's nodes live there, and two
     engines would work on the same clusters at once."""
@@ -130,9 +152,14 @@ def _lock_state_dir(settings: Settings) -> IO[str]:
     return handle
 
 
-def run(settings: Settings) -> None:
+def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def run(settings: Settings) -> None:
+    """``ndovu server``: the API, and the engine unless ``settings.engine`` is off."""
+    _configure_logging()
     sock = _listen(settings)
     lock = _lock_state_dir(settings) if settings.engine else None
     try:
@@ -145,3 +172,26 @@ def run(settings: Settings) -> None:
         sock.close()
         if lock is not None:
             lock.close()
+
+
+def run_engine(settings: Settings) -> None:
+    """``ndovu engine``: the engine alone, until SIGTERM or SIGINT. Several may share one
+    PostgreSQL or MariaDB database (each with its own state directory); they divide the
+    clusters between them by lease."""
+    _configure_logging()
+    settings = replace(settings, engine=True)
+    lock = _lock_state_dir(settings)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        process = build(settings)
+        process.engine.start()
+        log.info("ndovu engine %s running (state %s, provider %s)", process.engine.name,
+                 settings.state_dir, settings.provider)
+        stop.wait()
+        log.info("stopping engine %s", process.engine.name)
+        process.engine.stop()
+        process.store.dispose()
+    finally:
+        lock.close()

@@ -15,6 +15,7 @@ import pytest
 from ndovu.errors import ProviderError
 from ndovu.providers.base import NodeRequest, Provider
 from ndovu.providers.local import LocalProvider
+from ndovu.providers.sim import SimProvider
 from tests.engine_doubles import MemoryProvider
 from tests.helpers import wait_until
 
@@ -22,6 +23,9 @@ from tests.helpers import wait_until
 PROVIDERS: dict[str, tuple[Callable[[Path], Provider], bool]] = {
     "local": (lambda d: LocalProvider(d, subnet="127.79.0.0/16"), True),
     "memory": (lambda d: MemoryProvider(), False),
+    "sim": (lambda d: SimProvider(d, boot_latency_s=0, api_latency_s=0), True),
+    "sim-in-memory": (lambda d: SimProvider(d, boot_latency_s=0, api_latency_s=0,
+                                            inventory=":memory:"), False),
 }
 
 

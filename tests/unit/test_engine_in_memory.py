@@ -66,7 +66,7 @@ def test_a_provider_failure_fails_the_node_and_the_operation_in_memory(make_stac
     assert op["failNodes"] == ["c-worker-1"]
     assert "c-worker-1" in op["errorMessage"] and "no capacity" in op["errorMessage"]
     node = stack.nodes()["c-worker-1"]
-    assert node["status"] == "NOT_EXIST" and "no capacity" in node["errMessage"]
+    assert node["status"] == "BOOTSTRAP_FAILED" and "no capacity" in node["errMessage"]
     assert stack.client.get("/v1/clusters/c").json()["status"] == "PROVISION_ERROR"
 
 

@@ -162,6 +162,23 @@ def test_a_new_transport_finds_running_services(transport: LocalTransport) -> No
     assert not transport.service_running("sleeper")
 
 
+def test_a_service_whose_pid_file_a_crash_kept_is_found_not_started_again(
+        transport: LocalTransport) -> None:
+    # a server killed between starting a service and writing its pid file (kill -9)
+    transport.start_service("svc", SLEEPER)
+    pid_file = transport.root / "run" / "svc.pid"
+    pid = int(pid_file.read_text().split()[0])
+    pid_file.unlink()
+    restarted = LocalTransport(transport.root, transport.address)
+    restarted.start_service("svc", SLEEPER)  # adopts it: no second process
+    assert int(pid_file.read_text().split()[0]) == pid
+    assert node_processes(transport.root) == [pid]
+    pid_file.unlink()
+    restarted.stop_service("svc")  # and a stop finds it too
+    wait_for(lambda: not alive(pid), "the unrecorded service to stop")
+    assert not pid_file.exists()
+
+
 def test_service_environment(transport: LocalTransport,
                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NDOVU_SECRET", "hunter2")

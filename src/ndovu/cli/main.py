@@ -73,6 +73,7 @@ datastores.command("list")(datastore.list_datastores)
 datastores.command("delete")(datastore.delete)
 
 app.command("server")(server.server)
+app.command("engine")(server.engine)
 app.command("login")(login.login)
 app.command("logout")(login.logout)
 app.add_typer(users, name="user")

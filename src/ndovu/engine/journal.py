@@ -1,7 +1,9 @@
 """Writing what the engine did: events, node state, progress, and each operation's outcome.
 
 Every function here is a short transaction of its own, so what a pass has done is in the
-store (and visible through the API) as soon as it is done.
+store (and visible through the API) as soon as it is done. The helpers that take a
+session (``event``, ``node_rows``, …) let the reconciler write a whole batch of finished
+nodes in one transaction, loading their rows with one query.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ndovu.engine.leases import current_engine
 from ndovu.roles.base import Health
 from ndovu.spec.model import NodePlan
 from ndovu.statuses import (
@@ -39,19 +42,30 @@ FAILED_CLUSTER_STATUS: dict[str, ClusterStatus] = {
 }
 
 
-def event(session: Session, op: Operation | None, cluster: str, step: str, outcome: str, *,
-          node: str | None = None, duration_s: float | None = None,
+def event(session: Session, op: Operation | int | None, cluster: str, step: str, outcome: str,
+          *, node: str | None = None, duration_s: float | None = None,
           message: str | None = None) -> None:
-    session.add(Event(operation_id=op.id if op else None, cluster=cluster, node=node, step=step,
-                      outcome=outcome, message=message,
+    """Append an event; ``op`` is the operation or its id (no need to load it)."""
+    op_id = op.id if isinstance(op, Operation) else op
+    session.add(Event(operation_id=op_id, cluster=cluster, node=node, step=step,
+                      outcome=outcome, message=message, engine=current_engine.get(),
                       duration_ms=None if duration_s is None else int(duration_s * 1000)))
 
 
 def has_event(session: Session, op: Operation | None, node: str, step: str) -> bool:
     """Whether the operation logged this step for this node already."""
-    return op is not None and session.scalars(
-        select(Event.id).where(Event.operation_id == op.id, Event.node == node,
-                               Event.step == step).limit(1)).first() is not None
+    return op is not None and count_events(session, op.id, node, step) > 0
+
+
+def count_events(session: Session, op_id: int, node: str, step: str,
+                 outcome: str | None = None) -> int:
+    """How many times the operation logged this step (with this outcome) for this node:
+    e.g. the failed attempts of a provider call, which survive a restart."""
+    query = select(func.count(Event.id)).where(Event.operation_id == op_id,
+                                               Event.node == node, Event.step == step)
+    if outcome is not None:
+        query = query.where(Event.outcome == outcome)
+    return session.scalar(query) or 0
 
 
 def active_operation(session: Session, cluster_id: int) -> Operation | None:
@@ -83,19 +97,47 @@ def finish(op: Operation, status: TaskStatus, *, error: str | None = None,
 
 
 def node_row(session: Session, snap: Snapshot, node: NodePlan) -> Node:
-    row = session.scalars(select(Node).where(Node.cluster_id == snap.cluster_id,
-                                             Node.name == node.name)).first()
-    if row is None:
-        row = Node(cluster_id=snap.cluster_id, name=node.name, group_name=node.group,
-                   index=node.index, status=NodeStatus.NOT_EXIST, roles_started=[])
-        session.add(row)
-    return row
+    return node_rows(session, snap, [node])[node.name]
 
 
-def mark_action(store: Store, snap: Snapshot, names: Iterable[str], action: str) -> None:
+def node_rows(session: Session, snap: Snapshot, nodes: Iterable[NodePlan]) -> dict[str, Node]:
+    """The rows of these nodes by name, with one query; rows that do not exist yet are
+    made (NOT_EXIST)."""
+    nodes = list(nodes)
+    rows = rows_named(session, snap, [n.name for n in nodes])
+    for node in nodes:
+        if node.name not in rows:
+            rows[node.name] = Node(cluster_id=snap.cluster_id, name=node.name,
+                                   group_name=node.group, index=node.index,
+                                   status=NodeStatus.NOT_EXIST, roles_started=[])
+            session.add(rows[node.name])
+    return rows
+
+
+def rows_named(session: Session, snap: Snapshot, names: Iterable[str]) -> dict[str, Node]:
+    """The existing rows of these nodes by name, with one query."""
+    names = list(names)
+    if not names:
+        return {}
+    return {row.name: row for row in session.scalars(select(Node).where(
+        Node.cluster_id == snap.cluster_id, Node.name.in_(names)))}
+
+
+def node_facts(session: Session, snap: Snapshot) -> dict[str, tuple[str | None, str]]:
+    """Every node row of the cluster as name -> (address, status): three columns, no
+    objects, for checks over a whole large cluster."""
+    return {name: (address, status) for name, address, status in session.execute(
+        select(Node.name, Node.address, Node.status).where(
+            Node.cluster_id == snap.cluster_id))}
+
+
+def mark_action(store: Store, snap: Snapshot, names: Iterable[str],
+                action: str | None) -> None:
+    names = list(names)
+    if not names:
+        return
     with store.session() as s:
-        for row in s.scalars(select(Node).where(Node.cluster_id == snap.cluster_id,
-                                                Node.name.in_(list(names)))):
+        for row in rows_named(s, snap, names).values():
             row.action = action
 
 
@@ -126,14 +168,19 @@ def record_health(store: Store, snap: Snapshot, desired: list[NodePlan],
     held below 100 until the operation completes. Nodes in ``unstarted`` (waiting for
     their turn to join) are not ready whatever their roles."""
     waiting = {key: h for key, h in health.items() if not h.ok}
+    # each node's results, gathered once (not one scan of every result per node)
+    by_node: dict[str, list[tuple[str, Health]]] = {}
+    for (name, role), result in sorted(health.items()):
+        by_node.setdefault(name, []).append((role, result))
+    elapsed = snap.elapsed_s()
     with store.session() as s:
         op = s.get(Operation, snap.op_id)
         rows = {r.name: r for r in s.scalars(select(Node).where(
             Node.cluster_id == snap.cluster_id))}
         for node in desired:
             row = rows[node.name]
-            node_waiting = sorted((r, h.message) for (n, r), h in waiting.items()
-                                  if n == node.name)
+            results = by_node.get(node.name, [])
+            node_waiting = [(r, h.message) for r, h in results if not h.ok]
             if node_waiting:
                 role, message = node_waiting[0]
                 action = f"waiting for {role}"
@@ -141,14 +188,13 @@ def record_health(store: Store, snap: Snapshot, desired: list[NodePlan],
                     event(s, op, snap.name, f"wait {role}", "waiting", node=node.name,
                           message=message)
                 row.action = f"{action}: {message}"[:200]
-            elif (set(node.roles) <= ready_roles and node.name not in unstarted
-                  and row.status != NodeStatus.SERVICE_READY):
+            elif (row.status != NodeStatus.SERVICE_READY and set(node.roles) <= ready_roles
+                  and node.name not in unstarted):
                 row.status = NodeStatus.SERVICE_READY
                 row.action = None
                 row.error_message = None
-                detail = "; ".join(h.message for (n, _), h in health.items() if n == node.name)
                 event(s, op, snap.name, "service ready", "ok", node=node.name,
-                      duration_s=snap.elapsed_s(), message=detail)
+                      duration_s=elapsed, message="; ".join(h.message for _, h in results))
         if op is None:
             return
         total = len(desired)
@@ -216,7 +262,8 @@ def fail(store: Store, snap: Snapshot, node_errors: dict[str, str],
             return  # superseded (e.g. a delete abandoned this create)
         for row in cluster.nodes:
             if row.name in node_errors:
-                if row.status != NodeStatus.NOT_EXIST and not keep_node_status:
+                # also a node the provider never made: BDE's status for a node that failed
+                if not keep_node_status:
                     row.status = NodeStatus.BOOTSTRAP_FAILED
                 row.error_message = node_errors[row.name]
                 row.action = None

@@ -62,13 +62,36 @@ UNIMPLEMENTED_NOTE = ("ndovu has no implementation of them (BDE installed such r
                       "them; nothing is installed that ndovu cannot really run")
 
 
-def not_runnable_reason(role_names: Iterable[str], roles: Mapping[str, Role]) -> str | None:
-    """Why a cluster with these roles cannot run on this server, or None when it can."""
+# providers whose nodes are simulated and run no software: only a role that names the
+# provider in its ``providers`` runs there (the sim provider's ``sim_service``)
+SIMULATED_PROVIDERS = frozenset({"sim"})
+
+
+def runs_on(role: Role, provider: str) -> bool:
+    """Whether ``role`` runs on ``provider``: the providers the role names in an optional
+    ``providers`` attribute, or else every provider whose machines run real software."""
+    only = getattr(role, "providers", None)
+    return provider in only if only is not None else provider not in SIMULATED_PROVIDERS
+
+
+def not_runnable_reason(role_names: Iterable[str], roles: Mapping[str, Role],
+                        provider: str | None = None) -> str | None:
+    """Why a cluster with these roles cannot run on this server (with ``provider``, also:
+    on that provider), or None when it can."""
     names = list(dict.fromkeys(role_names))
     missing = [n for n in names if n not in roles]
     if missing:
         return (f"it needs the roles {', '.join(missing)}; {UNIMPLEMENTED_NOTE} (roles ndovu "
                 f"runs: {', '.join(sorted(roles)) or 'none'})")
+    for name in names:
+        if provider is None or runs_on(roles[name], provider):
+            continue
+        only = getattr(roles[name], "providers", None)
+        if only is not None:
+            return (f"role {name!r} runs only on the {' or '.join(sorted(only))} provider, "
+                    f"and this server uses the {provider} provider")
+        return (f"role {name!r} runs real software, and the {provider} provider's nodes "
+                "are simulated: they run none")
     for name in names:
         reason = roles[name].unsupported_reason()
         if reason:
@@ -81,10 +104,11 @@ def role_support(role_names: Iterable[str], roles: Mapping[str, Role], provider:
     """What the catalog tells a user about running a type: where it can run, whether it
     can run here and why not, and each role with the settings it understands."""
     names = list(dict.fromkeys(role_names))
-    reason = not_runnable_reason(names, roles)
+    reason = not_runnable_reason(names, roles, provider)
     implemented = all(n in roles for n in names)
     return {
-        "runsOn": list(providers) if implemented else [],
+        "runsOn": [p for p in providers if all(runs_on(roles[n], p) for n in names)]
+        if implemented else [],
         "runnableHere": reason is None,
         "provider": provider,
         "reason": reason,
@@ -117,10 +141,10 @@ def check_spec_configuration(spec: ClusterSpec, roles: Mapping[str, Role]) -> No
 def validate_plan(plan: ClusterPlan, roles: Mapping[str, Role],
                   provider: str | None = None) -> list[list[str]]:
     """Refuse up front a plan this server cannot run; return its bootstrap stages."""
-    reason = not_runnable_reason(plan_roles(plan), roles)
+    reason = not_runnable_reason(plan_roles(plan), roles, provider)
     if reason:
-        missing = [r for r in plan_roles(plan) if r not in roles or
-                   roles[r].unsupported_reason()]
+        missing = [r for r in plan_roles(plan) if r not in roles or roles[r].unsupported_reason()
+                   or (provider is not None and not runs_on(roles[r], provider))]
         where = next((i for i, g in enumerate(plan.groups)
                       if any(r in missing for r in g.roles)), 0)
         where_to = f"the {provider} provider" if provider else "this server"

@@ -13,18 +13,31 @@ What the cluster should be (``Cluster.desired``) picks the pass:
   serves create, start, resize and scale alike.
 - ``stopped`` — stop roles in reverse stage order, then power every node off.
 - ``absent`` — delete every node.
+
+Provider calls that fail with a retryable error are tried again with back-off
+(``engine.retries``): the node is skipped until its next attempt is due and the pass is
+requeued for then, so no node-pool slot waits and the other nodes carry on. A node that
+used up its attempts, or failed with an error that is not retryable, fails the operation
+(docs/design.md, "Failure policy").
+
+Node work runs in parallel on the node pool; what it finished is written in batches, one
+transaction for every node that finished while the previous batch was being written, so
+a 1,000-node cluster costs tens of transactions, not thousands.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, as_completed
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Executor, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sqlalchemy.orm import Session
+
 from ndovu.engine import journal
 from ndovu.engine.planner import bootstrap_stages, plan_roles
+from ndovu.engine.retries import Retries, RetryPolicy
 from ndovu.engine.snapshot import Snapshot, load_snapshot
 from ndovu.errors import NdovuError
 from ndovu.providers.base import NodeInfo, NodeRequest, Provider
@@ -33,14 +46,19 @@ from ndovu.spec.expand import deep_merge
 from ndovu.spec.model import NodePlan
 from ndovu.statuses import Desired, NodeStatus, OperationType
 from ndovu.store.db import Store
-from ndovu.store.models import Node, Operation
+from ndovu.store.models import Node
 
-# how often to look again while software is coming up
+# how often to look again while software is coming up; a large stage is looked at less
+# often (HEALTH_POLL_PER_NODE_S per node checked: a 1,000-node stage once a second), since
+# every look checks every node and a pass over a thousand nodes costs CPU of its own
 HEALTH_POLL_S = 0.1
+HEALTH_POLL_PER_NODE_S = 0.001
 # how soon a node whose join a running cluster refused for now asks again
 JOIN_RETRY_S = 1.0
 T = TypeVar("T")
 Members = Mapping[str, tuple[Member, ...]]
+# one finished piece of node work: (item, result or None, error or None, seconds taken)
+Finished = tuple[Any, Any, BaseException | None, float]
 
 
 @dataclass(frozen=True)
@@ -67,43 +85,50 @@ def _timed(work: Callable[[], T]) -> tuple[T | None, BaseException | None, float
 
 class Reconciler:
     def __init__(self, store: Store, provider: Provider, roles: Mapping[str, Role],
-                 node_pool: Executor, *, bootstrap_timeout_s: float = 600.0):
+                 node_pool: Executor, *, bootstrap_timeout_s: float = 600.0,
+                 retry: RetryPolicy | None = None):
         self.store = store
         self.provider = provider
         self.roles = roles
         self.node_pool = node_pool
         self.bootstrap_timeout_s = bootstrap_timeout_s
+        self.retries = Retries(retry or RetryPolicy())
 
     def reconcile(self, cluster_id: int) -> float | None:
         """Run one pass; return seconds until the next pass, or None when done."""
         snap = load_snapshot(self.store, cluster_id)
+        self.retries.forget_other_operations(cluster_id, snap.op_id if snap else None)
         if snap is None:
             return None
         if snap.desired == Desired.ABSENT:
-            self._delete(snap)
-            return None
+            return self._delete(snap)
         if snap.desired == Desired.STOPPED:
             return self._stop(snap)
         return self._converge(snap)
 
-    def _parallel(self, items: list[Any], work: Callable[[Any], T],
-                  done: Callable[[Any, T | None, BaseException | None, float], None]) -> None:
-        """Run ``work`` for every item on the node pool; call ``done`` as each finishes
-        (on this thread, so store writes stay on the pass's thread)."""
+    def _finished(self, items: list[Any], work: Callable[[Any], Any]
+                  ) -> Iterator[list[Finished]]:
+        """Run ``work`` for every item on the node pool; yield what has finished, in
+        batches: everything that finished while the caller handled the previous batch (on
+        this thread, so the caller's store writes stay on the pass's thread)."""
 
-        def timed(item: Any) -> tuple[T, float]:
+        def timed(item: Any) -> tuple[Any, float]:
             began = time.monotonic()
             return work(item), time.monotonic() - began
 
         futures = {self.node_pool.submit(timed, item): item for item in items}
-        for future in as_completed(futures):
-            item = futures[future]
-            try:
-                result, took = future.result()
-            except Exception as exc:  # reported per node by ``done``, never swallowed
-                done(item, None, exc, 0.0)
-            else:
-                done(item, result, None, took)
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            batch: list[Finished] = []
+            for future in done:
+                try:
+                    result, took = future.result()
+                except Exception as exc:  # reported per item by the caller, never swallowed
+                    batch.append((futures[future], None, exc, 0.0))
+                else:
+                    batch.append((futures[future], result, None, took))
+            yield batch
 
     def _stages(self, snap: Snapshot) -> list[list[str]] | None:
         try:
@@ -111,6 +136,24 @@ class Reconciler:
         except NdovuError as exc:
             journal.fail(self.store, snap, {}, exc.message)
             return None
+
+    # -- provider failures: retried with back-off (engine.retries), then final ----------
+
+    def _end_waiting(self, snap: Snapshot, retry_in: dict[str, float], failures: dict[str, str],
+                     what: str, **fail_options: Any) -> EndPass | None:
+        """After a round of provider calls: fail the operation when some node failed for
+        good (the nodes still waiting to try again are not tried any more), requeue the
+        pass for the next attempt due when some wait, else None (carry on)."""
+        if failures:
+            journal.mark_action(self.store, snap, retry_in, None)
+            journal.fail(self.store, snap, failures, **fail_options)
+            return EndPass(None)
+        if retry_in:
+            journal.set_progress(self.store, snap, 0, (
+                f"{what} {', '.join(sorted(retry_in)[:5])}"
+                f"{' and others' if len(retry_in) > 5 else ''} again after provider errors"))
+            return EndPass(min(retry_in.values()))
+        return None
 
     # -- create / start / resize / scale: converge -----------------------------------
 
@@ -124,10 +167,10 @@ class Reconciler:
         if outcome is not None:
             return outcome.requeue_after
 
-        infos, failures = self._provision(snap, desired, observed)
-        if failures:
-            journal.fail(self.store, snap, failures)
-            return None
+        infos, failures, retry_in = self._provision(snap, desired, observed)
+        outcome = self._end_waiting(snap, retry_in, failures, "provisioning")
+        if outcome is not None:
+            return outcome.requeue_after
 
         members = self._members(desired, infos)
         ready_roles: set[str] = set()
@@ -160,8 +203,7 @@ class Reconciler:
         for orphan in sorted(i.name for i in unwanted if i.name not in snap.node_groups):
             self.provider.delete_node(snap.name, orphan)
             with self.store.session() as s:
-                journal.event(s, s.get(Operation, snap.op_id), snap.name, "remove orphan",
-                              "ok", node=orphan)
+                journal.event(s, snap.op_id, snap.name, "remove orphan", "ok", node=orphan)
         # one at a time, highest index first: each departure changes the membership the
         # next one leaves from (etcd's quorum), so they are not independent
         leaving = sorted((i for i in unwanted if i.name in snap.node_groups),
@@ -198,7 +240,7 @@ class Reconciler:
         for step, work in steps:
             _, exc, took = _timed(work)
             with self.store.session() as s:
-                journal.event(s, s.get(Operation, snap.op_id), snap.name, step,
+                journal.event(s, snap.op_id, snap.name, step,
                               "failed" if exc else "ok", node=info.name, duration_s=took,
                               message=f"{step}: {_error_text(exc)}" if exc else None)
             if exc is not None:
@@ -208,12 +250,21 @@ class Reconciler:
 
     def _provision(self, snap: Snapshot, desired: list[NodePlan],
                    observed: dict[str, NodeInfo]
-                   ) -> tuple[dict[str, NodeInfo], dict[str, str]]:
-        """Make every desired node exist and run."""
+                   ) -> tuple[dict[str, NodeInfo], dict[str, str], dict[str, float]]:
+        """Make every desired node exist and run: (nodes, failed nodes with their errors,
+        nodes waiting to try again with the seconds until then)."""
         infos = {n.name: observed[n.name] for n in desired if n.name in observed}
-        todo = [n for n in desired
-                if n.name not in observed or not observed[n.name].powered_on]
         failures: dict[str, str] = {}
+
+        def step_of(node: NodePlan) -> str:
+            return "power on" if node.name in observed else "provision"
+
+        wanted = [n for n in desired
+                  if n.name not in observed or not observed[n.name].powered_on]
+        retry_in = {n.name: self.retries.wait(snap, n.name, step_of(n)) for n in wanted}
+        retry_in = {name: left for name, left in retry_in.items() if left > 0}
+        # nodes whose next attempt is not due yet wait without taking a pool slot
+        todo = [n for n in wanted if n.name not in retry_in]
 
         def provision(node: NodePlan) -> NodeInfo:
             if node.name in observed:
@@ -223,50 +274,71 @@ class Reconciler:
                 cpu=node.cpu, memory_mb=node.memory_mb, storage_gb=node.storage_gb,
                 address_pool=snap.address_pool))
 
-        def provisioned(node: NodePlan, info: NodeInfo | None, exc: BaseException | None,
-                        took: float) -> None:
-            step = "power on" if node.name in observed else "provision"
-            with self.store.session() as s:
-                row = journal.node_row(s, snap, node)
-                op = s.get(Operation, snap.op_id)
-                if info is None:
-                    failures[node.name] = _error_text(exc)
-                    if step == "provision":
-                        row.status = NodeStatus.NOT_EXIST
-                    row.error_message, row.action = failures[node.name], None
-                    journal.event(s, op, snap.name, step, "failed", node=node.name,
-                                  message=failures[node.name])
-                    return
-                infos[node.name] = info
-                row.address, row.provider_id = info.address, info.provider_id
-                row.status, row.error_message, row.action = (
-                    NodeStatus.VM_READY, None, "provisioned")
-                if step == "power on":
-                    # a node that was off runs nothing: every role starts again
-                    row.roles_started = []
-                    snap.roles_started[node.name] = []
-                elif row.roles_ever_started:
-                    # made anew (the provider had lost it): no data, so it joins its peers
-                    row.roles_ever_started = []
-                    snap.roles_ever_started[node.name] = []
-                journal.event(s, op, snap.name, step, "ok", node=node.name,
-                              duration_s=took, message=f"address {info.address}")
+        def provisioned(s: Session, rows: Mapping[str, Node], node: NodePlan,
+                        info: NodeInfo | None, exc: BaseException | None, took: float) -> None:
+            step, row = step_of(node), rows[node.name]
+            if info is None:
+                error = self.retries.failed(s, snap, node.name, step, exc, _error_text(exc), took)
+                if step == "provision":
+                    row.status = NodeStatus.NOT_EXIST
+                if error is None:
+                    retry_in[node.name] = self.retries.wait(snap, node.name, step)
+                    row.action = f"{step} failed, trying again: {_error_text(exc)}"[:200]
+                else:
+                    failures[node.name] = error
+                    row.error_message, row.action = error, None
+                return
+            self.retries.succeeded(snap, node.name, step)
+            infos[node.name] = info
+            row.address, row.provider_id = info.address, info.provider_id
+            row.status, row.error_message, row.action = (
+                NodeStatus.VM_READY, None, "provisioned")
+            if step == "power on":
+                # a node that was off runs nothing: every role starts again
+                row.roles_started = []
+                snap.roles_started[node.name] = []
+            elif row.roles_ever_started:
+                # made anew (the provider had lost it): no data, so it joins its peers
+                row.roles_ever_started = []
+                snap.roles_ever_started[node.name] = []
+            journal.event(s, snap.op_id, snap.name, step, "ok", node=node.name,
+                          duration_s=took, message=f"address {info.address}")
 
         if todo:
             journal.mark_action(self.store, snap, [n.name for n in todo],
                                 "powering on" if all(n.name in observed for n in todo)
                                 else "provisioning")
-            self._parallel(todo, provision, provisioned)
+            for batch in self._finished(todo, provision):
+                with self.store.session() as s:
+                    rows = journal.node_rows(s, snap, [node for node, *_ in batch])
+                    for node, info, exc, took in batch:
+                        provisioned(s, rows, node, info, exc, took)
+        self._adopt(snap, desired, infos)
+        return infos, failures, retry_in
+
+    def _adopt(self, snap: Snapshot, desired: list[NodePlan],
+               infos: Mapping[str, NodeInfo]) -> None:
+        """Rows for every desired node, with the address of the node the provider has:
+        nodes made before a crash (adopted from the provider) may have none yet. Reads
+        three columns of every row and writes only the rows that differ."""
         with self.store.session() as s:
-            # nodes adopted from the provider (made before a crash) may be unknown rows
-            for node in desired:
-                info = infos.get(node.name)
-                row = journal.node_row(s, snap, node)
+            known = journal.node_facts(s, snap)
+            stale = [n for n in desired if n.name not in known or (
+                n.name in infos and (known[n.name][0] != infos[n.name].address
+                                     or known[n.name][1] == NodeStatus.NOT_EXIST))]
+            if not stale:
+                return
+            rows = journal.node_rows(s, snap, stale)
+            for node in stale:
+                info, row = infos.get(node.name), rows[node.name]
                 if info is not None and row.address != info.address:
                     row.address, row.provider_id = info.address, info.provider_id
                 if info is not None and row.status == NodeStatus.NOT_EXIST:
                     row.status, row.error_message = NodeStatus.VM_READY, None
-        return infos, failures
+                    # made by a pass a crash cut short before it recorded the result
+                    journal.event(s, snap.op_id, snap.name, "adopt node", "ok",
+                                  node=node.name, message=f"the provider has it, at "
+                                  f"{info.address}; made before a restart")
 
     def _members(self, nodes: list[NodePlan], infos: Mapping[str, NodeInfo]) -> Members:
         members: dict[str, list[Member]] = {}
@@ -324,39 +396,40 @@ class Reconciler:
             self.roles[role].configure(ctx)
             self.roles[role].start(ctx)
 
-        def started(item: tuple[NodePlan, str], _: None, exc: BaseException | None,
-                    took: float) -> None:
+        def started(s: Session, row: Node, item: tuple[NodePlan, str],
+                    exc: BaseException | None, took: float) -> None:
             node, role = item
-            with self.store.session() as s:
-                op = s.get(Operation, snap.op_id)
-                row = journal.node_row(s, snap, node)
-                joining = joins(item)
-                if exc is not None and joining and getattr(exc, "retryable", False):
-                    not_yet[node.name] = f"{role}: {_error_text(exc)}"
-                    if not journal.has_event(s, op, node.name, f"join {role}"):  # once
-                        journal.event(s, op, snap.name, f"join {role}", "waiting",
-                                      node=node.name, message=not_yet[node.name])
-                    row.action = f"waiting to join {role}: {_error_text(exc)}"[:200]
-                    return
-                if exc is not None:
-                    failures[node.name] = f"{role}: {_error_text(exc)}"
-                    journal.event(s, op, snap.name, f"start {role}", "failed", node=node.name,
-                                  message=failures[node.name])
-                    return
-                row.roles_started = [*row.roles_started, role]
-                if role not in (row.roles_ever_started or []):
-                    row.roles_ever_started = [*(row.roles_ever_started or []), role]
-                row.action = f"{'joining' if joining else 'starting'} {role}"
-                snap.roles_started.setdefault(node.name, []).append(role)
-                journal.event(s, op, snap.name, f"start {role}", "ok", node=node.name,
-                              duration_s=took, message="joined the running cluster"
-                              if joining else None)
+            joining = joins(item)
+            if exc is not None and joining and getattr(exc, "retryable", False):
+                not_yet[node.name] = f"{role}: {_error_text(exc)}"
+                if not journal.count_events(s, snap.op_id, node.name, f"join {role}"):  # once
+                    journal.event(s, snap.op_id, snap.name, f"join {role}", "waiting",
+                                  node=node.name, message=not_yet[node.name])
+                row.action = f"waiting to join {role}: {_error_text(exc)}"[:200]
+                return
+            if exc is not None:
+                failures[node.name] = f"{role}: {_error_text(exc)}"
+                journal.event(s, snap.op_id, snap.name, f"start {role}", "failed",
+                              node=node.name, message=failures[node.name])
+                return
+            row.roles_started = [*row.roles_started, role]
+            if role not in (row.roles_ever_started or []):
+                row.roles_ever_started = [*(row.roles_ever_started or []), role]
+            row.action = f"{'joining' if joining else 'starting'} {role}"
+            snap.roles_started.setdefault(node.name, []).append(role)
+            journal.event(s, snap.op_id, snap.name, f"start {role}", "ok", node=node.name,
+                          duration_s=took, message="joined the running cluster"
+                          if joining else None)
 
         if to_start:
             journal.mark_action(self.store, snap, sorted({n.name for n, _ in to_start}),
                                 f"{'joining' if joiners else 'configuring'} "
                                 f"{', '.join(stage)}")
-            self._parallel(to_start, start, started)
+            for batch in self._finished(to_start, start):
+                with self.store.session() as s:
+                    rows = journal.node_rows(s, snap, [node for (node, _), *_ in batch])
+                    for item, _, exc, took in batch:
+                        started(s, rows[item[0].name], item, exc, took)
         if failures:
             journal.fail(self.store, snap, failures)
             return EndPass(None)
@@ -371,19 +444,19 @@ class Reconciler:
 
         # roles still waiting for their turn to join are not checked yet
         checked = [(n, r) for n, r in work if r in snap.roles_started.get(n.name, [])]
-        unstarted = {n.name for n, r in work if (n, r) not in checked}
+        checked_keys = {(n.name, r) for n, r in checked}
+        unstarted = {n.name for n, r in work if (n.name, r) not in checked_keys}
         health: dict[tuple[str, str], Health] = {}
 
         def check(item: tuple[NodePlan, str]) -> Health:
             node, role = item
             return self.roles[role].health(self._context(snap, infos[node.name], members))
 
-        def health_checked(item: tuple[NodePlan, str], result: Health | None,
-                           exc: BaseException | None, _: float) -> None:
-            node, role = item
-            health[(node.name, role)] = result or Health(False, _error_text(exc))
-
-        self._parallel(checked, check, health_checked)
+        began = time.monotonic()
+        for batch in self._finished(checked, check):
+            for (node, role), result, exc, _ in batch:
+                health[(node.name, role)] = result or Health(False, _error_text(exc))
+        checking_took = time.monotonic() - began
         failures = {n: f"{r}: {h.message}" for (n, r), h in health.items() if h.failed}
         if failures:
             journal.fail(self.store, snap, failures)
@@ -402,7 +475,10 @@ class Reconciler:
                 f"timed out after {self.bootstrap_timeout_s:g} s waiting for "
                 f"{', '.join(stage)} to become healthy ({detail})")
             return EndPass(None)
-        return EndPass(HEALTH_POLL_S)
+        # look again soon, but less often for many nodes, and never spend more than half
+        # the time checking
+        return EndPass(max(HEALTH_POLL_S, HEALTH_POLL_PER_NODE_S * len(checked),
+                           checking_took))
 
     def _scale_next(self, snap: Snapshot, desired: list[NodePlan],
                     infos: dict[str, NodeInfo]) -> EndPass | None:
@@ -419,6 +495,9 @@ class Reconciler:
                          or f"the {self.provider.name} provider cannot scale nodes")
             return EndPass(None)
         node = pending[0]
+        left = self.retries.wait(snap, node.name, "scale node")
+        if left > 0:
+            return EndPass(left)
         size = f"{node.cpu} CPU, {node.memory_mb} MB"
         journal.mark_action(self.store, snap, [node.name], f"scaling to {size}")
         info, exc, took = _timed(lambda: self.provider.scale_node(
@@ -426,22 +505,27 @@ class Reconciler:
         if info is not None and (info.cpu, info.memory_mb) != (node.cpu, node.memory_mb):
             exc = NdovuError(f"the {self.provider.name} provider reports {info.cpu} CPU, "
                              f"{info.memory_mb} MB after scaling to {size}")
+        error: str | None = None
         with self.store.session() as s:
-            op = s.get(Operation, snap.op_id)
             row = journal.node_row(s, snap, node)
             if info is None or exc is not None:
-                journal.event(s, op, snap.name, "scale node", "failed", node=node.name,
-                              duration_s=took, message=_error_text(exc))
+                error = self.retries.failed(s, snap, node.name, "scale node", exc,
+                                            _error_text(exc), took)
+                row.action = None if error else (
+                    f"scale failed, trying again: {_error_text(exc)}"[:200])
             else:
+                self.retries.succeeded(snap, node.name, "scale node")
                 # the node may have been restarted for it: its roles start again (a no-op
                 # where they still run) and it is SERVICE_READY once healthy
                 row.address, row.status, row.roles_started = (
                     info.address, NodeStatus.VM_READY, [])
                 row.action = None
-                journal.event(s, op, snap.name, "scale node", "ok", node=node.name,
+                journal.event(s, snap.op_id, snap.name, "scale node", "ok", node=node.name,
                               duration_s=took, message=size)
         if info is None or exc is not None:
-            journal.fail(self.store, snap, {node.name: f"scale: {_error_text(exc)}"},
+            if error is None:
+                return EndPass(self.retries.wait(snap, node.name, "scale node"))
+            journal.fail(self.store, snap, {node.name: f"scale: {error}"},
                          keep_node_status=True)
             return EndPass(None)
         infos[node.name] = info
@@ -475,34 +559,39 @@ class Reconciler:
             journal.set_progress(self.store, snap, int(99 * done / steps),
                                  f"stopped {', '.join(stage)}")
 
-        to_power_off = [info for info in observed.values() if info.powered_on]
+        on = [info for info in observed.values() if info.powered_on]
+        retry_in = {i.name: self.retries.wait(snap, i.name, "power off") for i in on}
+        retry_in = {name: left for name, left in retry_in.items() if left > 0}
+        to_power_off = [info for info in on if info.name not in retry_in]
         failures: dict[str, str] = {}
-
-        def powered_off(info: NodeInfo, _: NodeInfo | None, exc: BaseException | None,
-                        took: float) -> None:
-            with self.store.session() as s:
-                op = s.get(Operation, snap.op_id)
-                if exc is not None:
-                    failures[info.name] = f"power off: {_error_text(exc)}"
-                    journal.event(s, op, snap.name, "power off", "failed", node=info.name,
-                                  duration_s=took, message=failures[info.name])
-                    return
-                for row in s.query(Node).filter_by(cluster_id=snap.cluster_id,
-                                                   name=info.name):
-                    row.status, row.action, row.roles_started = (
-                        NodeStatus.POWERED_OFF, None, [])
-                journal.event(s, op, snap.name, "power off", "ok", node=info.name,
-                              duration_s=took)
-
         if to_power_off:
             journal.mark_action(self.store, snap, [i.name for i in to_power_off],
                                 "powering off")
-            self._parallel(to_power_off,
-                           lambda info: self.provider.power_off(snap.name, info.name),
-                           powered_off)
-        if failures:
-            journal.fail(self.store, snap, failures, keep_node_status=True)
-            return None
+            for batch in self._finished(
+                    to_power_off, lambda info: self.provider.power_off(snap.name, info.name)):
+                with self.store.session() as s:
+                    rows = journal.rows_named(s, snap, [info.name for info, *_ in batch])
+                    for info, _, exc, took in batch:
+                        row = rows.get(info.name)
+                        if exc is not None:
+                            error = self.retries.failed(s, snap, info.name, "power off",
+                                                          exc, _error_text(exc), took)
+                            if error is None:
+                                retry_in[info.name] = self.retries.wait(snap, info.name,
+                                                                       "power off")
+                            else:
+                                failures[info.name] = f"power off: {error}"
+                            continue
+                        self.retries.succeeded(snap, info.name, "power off")
+                        if row is not None:
+                            row.status, row.action, row.roles_started = (
+                                NodeStatus.POWERED_OFF, None, [])
+                        journal.event(s, snap.op_id, snap.name, "power off", "ok",
+                                      node=info.name, duration_s=took)
+        outcome = self._end_waiting(snap, retry_in, failures, "powering off",
+                                    keep_node_status=True)
+        if outcome is not None:
+            return outcome.requeue_after
         journal.stopped(self.store, snap, observed)
         return None
 
@@ -517,56 +606,61 @@ class Reconciler:
             node, role = item
             self.roles[role].stop(self._context(snap, observed[node.name], members))
 
-        def stopped(item: tuple[NodePlan, str], _: None, exc: BaseException | None,
-                    took: float) -> None:
-            node, role = item
-            with self.store.session() as s:
-                op = s.get(Operation, snap.op_id)
-                if exc is not None:
-                    failures[node.name] = f"stop {role}: {_error_text(exc)}"
-                    journal.event(s, op, snap.name, f"stop {role}", "failed", node=node.name,
-                                  duration_s=took, message=failures[node.name])
-                    return
-                row = journal.node_row(s, snap, node)
-                row.roles_started = [r for r in row.roles_started if r != role]
-                row.action = f"stopped {role}"
-                snap.roles_started[node.name] = [
-                    r for r in snap.roles_started.get(node.name, []) if r != role]
-                journal.event(s, op, snap.name, f"stop {role}", "ok", node=node.name,
-                              duration_s=took)
-
         journal.mark_action(self.store, snap, sorted({n.name for n, _ in work}),
                             f"stopping {', '.join(sorted({r for _, r in work}))}")
-        self._parallel(work, stop, stopped)
+        for batch in self._finished(work, stop):
+            with self.store.session() as s:
+                rows = journal.node_rows(s, snap, [node for (node, _), *_ in batch])
+                for (node, role), _, exc, took in batch:
+                    if exc is not None:
+                        failures[node.name] = f"stop {role}: {_error_text(exc)}"
+                        journal.event(s, snap.op_id, snap.name, f"stop {role}", "failed",
+                                      node=node.name, duration_s=took,
+                                      message=failures[node.name])
+                        continue
+                    row = rows[node.name]
+                    row.roles_started = [r for r in row.roles_started if r != role]
+                    row.action = f"stopped {role}"
+                    snap.roles_started[node.name] = [
+                        r for r in snap.roles_started.get(node.name, []) if r != role]
+                    journal.event(s, snap.op_id, snap.name, f"stop {role}", "ok",
+                                  node=node.name, duration_s=took)
         return failures
 
     # -- delete ------------------------------------------------------------------------
 
-    def _delete(self, snap: Snapshot) -> None:
+    def _delete(self, snap: Snapshot) -> float | None:
         observed = self.provider.list_nodes(snap.name)
+        retry_in = {i.name: self.retries.wait(snap, i.name, "delete node") for i in observed}
+        retry_in = {name: left for name, left in retry_in.items() if left > 0}
+        todo = [info for info in observed if info.name not in retry_in]
         failures: dict[str, str] = {}
-
-        def delete(info: NodeInfo) -> None:
-            self.provider.delete_node(snap.name, info.name)
-
-        def deleted(info: NodeInfo, _: None, exc: BaseException | None, took: float) -> None:
-            with self.store.session() as s:
-                op = s.get(Operation, snap.op_id)
-                if exc is not None:
-                    failures[info.name] = _error_text(exc)
-                    journal.event(s, op, snap.name, "delete node", "failed", node=info.name,
-                                  message=failures[info.name])
-                    return
-                for row in s.query(Node).filter_by(cluster_id=snap.cluster_id,
-                                                   name=info.name):
-                    row.status, row.action = NodeStatus.NOT_EXIST, None
-                journal.event(s, op, snap.name, "delete node", "ok", node=info.name,
-                              duration_s=took)
-
-        if observed:
-            journal.mark_action(self.store, snap, [n.name for n in observed], "deleting")
-            self._parallel(observed, delete, deleted)
-        if failures:
-            journal.fail(self.store, snap, failures)
-            return
-        journal.deleted(self.store, snap, [n.name for n in observed])
+        if todo:
+            journal.mark_action(self.store, snap, [n.name for n in todo], "deleting")
+            for batch in self._finished(
+                    todo, lambda info: self.provider.delete_node(snap.name, info.name)):
+                with self.store.session() as s:
+                    rows = journal.rows_named(s, snap, [info.name for info, *_ in batch])
+                    for info, _, exc, took in batch:
+                        if exc is not None:
+                            error = self.retries.failed(s, snap, info.name, "delete node",
+                                                          exc, _error_text(exc), took)
+                            if error is None:
+                                retry_in[info.name] = self.retries.wait(snap, info.name,
+                                                                       "delete node")
+                            else:
+                                failures[info.name] = error
+                            continue
+                        self.retries.succeeded(snap, info.name, "delete node")
+                        if info.name in rows:
+                            rows[info.name].status = NodeStatus.NOT_EXIST
+                            rows[info.name].action = None
+                        journal.event(s, snap.op_id, snap.name, "delete node", "ok",
+                                      node=info.name, duration_s=took)
+        outcome = self._end_waiting(snap, retry_in, failures, "deleting")
+        if outcome is not None:
+            return outcome.requeue_after
+        # every node it had: those deleted by earlier passes still have their rows
+        journal.deleted(self.store, snap, sorted(set(snap.node_groups)
+                                                 | {n.name for n in observed}))
+        return None

@@ -3,11 +3,18 @@
 Passes for different clusters run in parallel on a small pool; node work inside a pass
 runs on a node pool bounded by the provider's concurrency limit. A pass returns when to
 look again, so waiting for software never blocks a worker.
+
+Several engines may share one database: before its first pass on a cluster an engine
+claims the cluster's lease (ndovu.engine.leases), renews it from a heartbeat thread while
+the cluster has work, and gives it up when the work is done or the engine stops. A
+cluster whose engine died is claimed by another once the lease expires.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -16,7 +23,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ndovu.engine import journal
+from ndovu.engine import failpoints, journal
+from ndovu.engine.leases import Claim, Leases, current_engine
 from ndovu.engine.planner import check_spec_configuration, role_support, validate_plan
 from ndovu.engine.reconciler import Reconciler
 from ndovu.providers.base import Provider
@@ -32,11 +40,20 @@ log = logging.getLogger("ndovu.engine")
 IDLE_POLL_S = 0.5
 # back-off after a pass raised something unexpected
 ERROR_BACKOFF_S = 2.0
+# how long a lease lasts unless renewed; the holder renews it every third of that
+LEASE_TTL_S = 15.0
+
+
+def default_engine_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Engine:
     def __init__(self, store: Store, provider: Provider, roles: Mapping[str, Role], *,
-                 bootstrap_timeout_s: float = 600.0, cluster_workers: int = 8):
+                 bootstrap_timeout_s: float = 600.0, cluster_workers: int = 8,
+                 name: str | None = None, lease_ttl_s: float = LEASE_TTL_S):
+        self.name = name or default_engine_name()
+        self.cluster_workers = cluster_workers
         self.store = store
         self.provider = provider
         self.roles = roles
@@ -50,7 +67,11 @@ class Engine:
         self._lock = threading.Lock()
         self._busy: set[int] = set()
         self._next_run: dict[int, float] = {}
+        # clusters whose lease this engine holds
+        self._held: set[int] = set()
+        self.leases = Leases(store, self.name, lease_ttl_s)
         self._thread: threading.Thread | None = None
+        self._heartbeat: threading.Thread | None = None
 
     def validate_plan(self, plan: ClusterPlan) -> None:
         """Refuse up front what this engine cannot run (unknown or unsupported roles,
@@ -67,10 +88,14 @@ class Engine:
         return role_support(role_names, self.roles, self.provider.name, providers)
 
     def start(self) -> None:
+        failpoints.install_from_environment()
         self._thread = threading.Thread(target=self._loop, name="engine", daemon=True)
         self._thread.start()
-        log.info("engine started (provider %s, %d node workers)", self.provider.name,
-                 self.provider.max_parallel)
+        self._heartbeat = threading.Thread(target=self._renew_leases, name="engine-leases",
+                                           daemon=True)
+        self._heartbeat.start()
+        log.info("engine %s started (provider %s, %d node workers)", self.name,
+                 self.provider.name, self.provider.max_parallel)
 
     def wake(self) -> None:
         self._wake.set()
@@ -80,9 +105,34 @@ class Engine:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        # in-flight passes finish their current step; the next server picks up the rest
+        # in-flight passes finish their current step; the next engine picks up the rest
         self._cluster_pool.shutdown(wait=True, cancel_futures=True)
         self._node_pool.shutdown(wait=True, cancel_futures=True)
+        if self._heartbeat is not None:
+            self._heartbeat.join(timeout)
+        try:  # hand the clusters over at once instead of when the leases expire
+            self.leases.release()
+        except Exception:
+            log.exception("cannot release engine %s's leases; they expire by themselves",
+                          self.name)
+
+    def _renew_leases(self) -> None:
+        """Heartbeat: keep the leases of the clusters this engine works on."""
+        while not self._stopping.wait(self.leases.ttl_s / 3):
+            with self._lock:
+                held = set(self._held)
+            try:
+                kept = self.leases.renew(held)
+            except Exception:
+                log.exception("cannot renew leases; retrying")
+                continue
+            lost = held - kept
+            if lost:
+                # another engine took them (we were stalled past the lease): let it work
+                log.warning("engine %s lost the leases of clusters %s", self.name,
+                            sorted(lost))
+                with self._lock:
+                    self._held -= lost
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -104,9 +154,26 @@ class Engine:
                     Operation.cluster_id.is_not(None))))
         now = time.monotonic()
         with self._lock:
+            # clusters whose work ended (or went away) outside a pass of ours
+            finished = {c for c in self._held | set(self._next_run)
+                        if c not in cluster_ids and c not in self._busy}
+            self._held -= finished
+            for c in finished:
+                self._next_run.pop(c, None)
             idle = [c for c in cluster_ids if c not in self._busy]
             due = [c for c in idle if self._next_run.get(c, 0.0) <= now]
             later = [self._next_run[c] - now for c in idle if c not in due]
+            # no more clusters than this engine has workers for: the rest are left for
+            # other engines (or for later), so several engines share the work
+            room = max(0, self.cluster_workers - len(self._held))
+            unclaimed = sorted(c for c in due if c not in self._held)[:room]
+        self.leases.release(finished)
+        claims = self.leases.claim(unclaimed)
+        self._record_takeovers([c for c in claims if c.took_over_from])
+        with self._lock:
+            self._held.update(c.cluster_id for c in claims)
+            # the rest are another engine's; look again later
+            due = [c for c in due if c in self._held]
             self._busy.update(due)
         for cluster_id in due:
             if self._stopping.is_set():
@@ -116,17 +183,39 @@ class Engine:
 
     def _run_pass(self, cluster_id: int) -> None:
         delay: float | None
+        current_engine.set(self.name)
         try:
             delay = self.reconciler.reconcile(cluster_id)
         except Exception as exc:
             log.exception("reconcile pass for cluster %s raised", cluster_id)
             self._record_crash(cluster_id, exc)
             delay = ERROR_BACKOFF_S
+        if delay is None:  # nothing more to do: let any engine take the next request
+            try:
+                self.leases.release([cluster_id])
+            except Exception:
+                log.exception("cannot release the lease of cluster %s", cluster_id)
         with self._lock:
             self._busy.discard(cluster_id)
             self._next_run[cluster_id] = time.monotonic() + (delay or 0.0)
+            if delay is None:
+                self._held.discard(cluster_id)
         # the loop recomputes its sleep from _next_run
         self._wake.set()
+
+    def _record_takeovers(self, claims: list[Claim]) -> None:
+        token = current_engine.set(self.name)
+        try:
+            with self.store.session() as s:
+                for claim in claims:
+                    op = journal.active_operation(s, claim.cluster_id)
+                    journal.event(s, op, claim.cluster, "engine takeover", "ok",
+                                  message=f"engine {self.name} took over from "
+                                          f"{claim.took_over_from}, whose lease expired")
+                    log.warning("engine %s took cluster %s over from %s", self.name,
+                                claim.cluster, claim.took_over_from)
+        finally:
+            current_engine.reset(token)
 
     def _record_crash(self, cluster_id: int, exc: Exception) -> None:
         try:

@@ -168,6 +168,9 @@ class Role(Protocol):
     settings: Mapping[str, Setting]
     # what the role runs, for the catalog: e.g. "Apache ZooKeeper from Debian's zookeeper"
     summary: str
+    # optional (read with getattr): ``providers: frozenset[str]``, the only providers the
+    # role runs on (sim_service: {"sim"}); without it a role runs on every provider whose
+    # machines run real software (engine.planner.runs_on)
 
     def unsupported_reason(self) -> str | None:
         """Why this role cannot run on this machine (missing software), or None."""

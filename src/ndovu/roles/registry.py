@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from ndovu.roles.base import Role
 from ndovu.roles.etcd import EtcdRole
+from ndovu.roles.sim import SimServiceRole
 from ndovu.roles.spark import SparkMasterRole, SparkWorkerRole
 from ndovu.roles.zookeeper import ZooKeeperRole
 
 
 def builtin_roles() -> dict[str, Role]:
     """Every role that ships with ndovu, by name."""
-    roles: list[Role] = [ZooKeeperRole(), EtcdRole(), SparkMasterRole(), SparkWorkerRole()]
+    roles: list[Role] = [ZooKeeperRole(), EtcdRole(), SparkMasterRole(), SparkWorkerRole(),
+                         SimServiceRole()]
     return {role.name: role for role in roles}
 
 

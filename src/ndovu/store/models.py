@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Double,
     ForeignKey,
     Integer,
     String,
@@ -50,6 +51,10 @@ class Cluster(Base):
     network_name: Mapped[str | None] = mapped_column(String(80), nullable=True)
     resource_pool_name: Mapped[str | None] = mapped_column(String(80), nullable=True)
     datastore_names: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # the engine working on this cluster, until when (seconds since the epoch, on the
+    # engine's clock): see ndovu.engine.leases (migration 0006)
+    lease_holder: Mapped[str | None] = mapped_column(String(160), nullable=True)
+    lease_expires: Mapped[float | None] = mapped_column(Double, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  onupdate=utcnow)
@@ -118,6 +123,8 @@ class Event(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the engine that wrote it (migration 0006)
+    engine: Mapped[str | None] = mapped_column(String(160), nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -26,6 +26,9 @@ from pathlib import Path, PurePosixPath
 from ndovu.transports.base import CommandResult
 
 NODE_ROOT_VARIABLE = "NDOVU_NODE_ROOT"
+# every service started on a node carries its name, so one whose pid file a crash kept from
+# being written is still found (LocalTransport._adopt_unrecorded)
+SERVICE_VARIABLE = "NDOVU_SERVICE"
 TIMEOUT_RETURNCODE = 124
 NOT_FOUND_RETURNCODE = 127
 NOT_EXECUTABLE_RETURNCODE = 126
@@ -133,11 +136,14 @@ def node_processes(root: Path) -> list[int]:
     return found
 
 
-def _clean_environment(root: Path, extra: Mapping[str, str] | None) -> dict[str, str]:
+def _clean_environment(root: Path, extra: Mapping[str, str] | None,
+                       service: str | None = None) -> dict[str, str]:
     # the server's own NDOVU_* settings may hold credentials: never hand them to a node
     env = {k: v for k, v in os.environ.items() if not k.startswith("NDOVU_")}
     env.update(extra or {})
     env[NODE_ROOT_VARIABLE] = str(root)
+    if service is not None:
+        env[SERVICE_VARIABLE] = service
     return env
 
 
@@ -264,21 +270,36 @@ class LocalTransport:
             return None
         return stat
 
+    def _adopt_unrecorded(self, name: str) -> ProcStat | None:
+        """The service's process when a server killed between starting it and writing its
+        pid file left it unrecorded: found by the NODE_ROOT and SERVICE its environment
+        carries, and recorded now, so it is neither started twice nor left behind."""
+        marker = f"{SERVICE_VARIABLE}={name}".encode()
+        for pid in node_processes(self.root):
+            stat = read_proc_stat(pid)
+            # the leader of the session it was started in, not one of its children
+            if stat is None or stat.pgrp != pid or marker not in _environ(pid).split(b"\0"):
+                continue
+            self.write_file(f"run/{name}.pid", f"{pid} {stat.starttime}\n")
+            return stat
+        return None
+
     def service_running(self, name: str) -> bool:
         return self._live_stat(name) is not None
 
     def start_service(self, name: str, argv: Sequence[str], *,
                       env: Mapping[str, str] | None = None) -> None:
         with self._service_lock(name):
-            if self.service_running(name):
+            if self.service_running(name) or self._adopt_unrecorded(name) is not None:
                 return
             log_path = self._log_file(name)
             log_path.parent.mkdir(parents=True, exist_ok=True)
             with open(log_path, "ab") as log:
                 process = subprocess.Popen(
                     [str(a) for a in argv], cwd=self.root,
-                    env=_clean_environment(self.root, env), stdin=subprocess.DEVNULL,
-                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                    env=_clean_environment(self.root, env, service=name),
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True)
             # not reaped yet (we are its parent), so its stat exists even if it died already
             with _children_lock:
                 _children[process.pid] = process
@@ -290,7 +311,10 @@ class LocalTransport:
         with self._service_lock(name):
             recorded = self._read_pid_file(name)
             if recorded is None:
-                return
+                found = self._adopt_unrecorded(name)
+                if found is None:
+                    return
+                recorded = (found.pid, found.starttime)
             pid, starttime = recorded
             stat = read_proc_stat(pid)
             if stat is None or stat.starttime == starttime:
