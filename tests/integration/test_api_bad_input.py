@@ -14,12 +14,17 @@ from fastapi.testclient import TestClient
 
 from ndovu.config import load_settings
 from ndovu.server import build
+from tests.databases import database_url
 from tests.helpers import authenticate_test_client, login
+
+# on the database NDOVU_TEST_DATABASE names (scripts/test.sh runs each)
+pytestmark = [pytest.mark.integration, pytest.mark.database]
 
 
 @pytest.fixture
 def client(tmp_path: Path):
     settings = load_settings(state_dir=tmp_path / "state", engine=False,
+                             database_url=database_url(tmp_path / "state"),
                              local_subnet="127.62.0.0/16")
     process = build(settings)
     with TestClient(process.app) as c:
@@ -188,6 +193,7 @@ def bde(tmp_path: Path):
     """The real app (engine off) logged in with BDE's form login, with a network, a
     resource pool, a datastore and a cluster ``e1`` placed on them; yields (client, store)."""
     settings = load_settings(state_dir=tmp_path / "state", engine=False,
+                             database_url=database_url(tmp_path / "state"),
                              local_subnet="127.62.0.0/16")
     process = build(settings)
     password = (tmp_path / "state" / "initial-admin-password").read_text().strip()

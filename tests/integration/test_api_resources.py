@@ -19,14 +19,19 @@ from fastapi.testclient import TestClient
 
 from ndovu.config import load_settings
 from ndovu.server import build
+from tests.databases import database_url
 from tests.helpers import Server, authenticate_test_client, processes_under, wait_operation
 
 BLOCK = {"beginIp": "127.73.0.1", "endIp": "127.73.0.9"}
+
+# on the database NDOVU_TEST_DATABASE names (scripts/test.sh runs each)
+pytestmark = [pytest.mark.integration, pytest.mark.database]
 
 
 @pytest.fixture
 def client(tmp_path: Path):
     settings = load_settings(state_dir=tmp_path / "state", engine=False,
+                             database_url=database_url(tmp_path / "state"),
                              local_subnet="127.62.0.0/16")
     process = build(settings)
     with TestClient(process.app) as c:

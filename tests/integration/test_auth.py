@@ -13,7 +13,8 @@ import pytest
 
 from tests.helpers import NDOVU, Server, login
 
-pytestmark = pytest.mark.integration
+# on the database NDOVU_TEST_DATABASE names (scripts/test.sh runs each)
+pytestmark = [pytest.mark.integration, pytest.mark.database]
 
 PUBLIC = {("GET", "/v1/health"), ("POST", "/v1/auth/tokens")}
 

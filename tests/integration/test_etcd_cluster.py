@@ -11,7 +11,8 @@ import pytest
 
 from tests.helpers import Server, etcdctl, processes_under, wait_operation
 
-pytestmark = pytest.mark.integration
+# on the database NDOVU_TEST_DATABASE names (scripts/test.sh runs each)
+pytestmark = [pytest.mark.integration, pytest.mark.database]
 
 # a flag only etcd's command line carries (the server's own command line names the state
 # dir too, and the test's directory name may contain "etcd")

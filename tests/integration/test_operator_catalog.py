@@ -15,7 +15,8 @@ import pytest
 
 from tests.helpers import NDOVU, Server, processes_under, wait_operation
 
-pytestmark = pytest.mark.integration
+# on the database NDOVU_TEST_DATABASE names (scripts/test.sh runs each)
+pytestmark = [pytest.mark.integration, pytest.mark.database]
 
 SOLO_SPEC = {
     "nodeGroups": [{

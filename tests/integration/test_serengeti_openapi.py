@@ -21,14 +21,19 @@ from ndovu.api.serengeti import models, views
 from ndovu.config import load_settings
 from ndovu.server import build
 from ndovu.store.models import Cluster, Datastore, Network, Operation, ResourcePool
+from tests.databases import database_url
 
 API = "/serengeti/api"
 BLOCK = {"beginIp": "127.74.0.1", "endIp": "127.74.0.9"}
+
+# on the database NDOVU_TEST_DATABASE names (scripts/test.sh runs each)
+pytestmark = [pytest.mark.integration, pytest.mark.database]
 
 
 @pytest.fixture
 def process(tmp_path: Path):
     settings = load_settings(state_dir=tmp_path / "state", engine=False,
+                             database_url=database_url(tmp_path / "state"),
                              local_subnet="127.62.0.0/16")
     return build(settings)
 

@@ -10,7 +10,8 @@ import pytest
 
 from tests.helpers import NDOVU, Server, free_port
 
-pytestmark = pytest.mark.integration
+# on the database NDOVU_TEST_DATABASE names (scripts/test.sh runs each)
+pytestmark = [pytest.mark.integration, pytest.mark.database]
 
 
 def _second_server(state_dir: Path, port: int) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,8 @@ from ndovu.roles.spark import SparkMasterRole
 from tests.helpers import Server, kill_all, listening_sockets, node_pids, wait_operation, wait_until
 from tests.spark_jobs import finish_job, start_job
 
-pytestmark = pytest.mark.integration
+# on the database NDOVU_TEST_DATABASE names (scripts/test.sh runs each)
+pytestmark = [pytest.mark.integration, pytest.mark.database]
 
 SUBNET = "127.67.0.0/16"
 # the job's driver: an address of the subnet the provider hands out last, if ever

@@ -17,7 +17,8 @@ from ndovu.roles.spark import SparkMasterRole
 from tests.helpers import Server, node_pids, wait_operation, wait_until
 from tests.spark_jobs import submit
 
-pytestmark = pytest.mark.integration
+# on the database NDOVU_TEST_DATABASE names (scripts/test.sh runs each)
+pytestmark = [pytest.mark.integration, pytest.mark.database]
 
 SUBNET = "127.68.0.0/16"
 DRIVER_ADDRESS = "127.68.255.254"

@@ -2,7 +2,14 @@
 
 Every /v1 route but /v1/health and the token endpoint depends on ``require_user``. A
 missing, unknown or expired credential is the same 401 with the same words, so nothing
-tells a caller which of the three it was.
+tells a caller which of the three it was. The credential is looked up in the database on
+every request (nothing is cached): a revoked token is refused at once, by every API
+process sharing the database.
+
+Each check is one async dependency that is also its OpenAPI security scheme (a subclass
+of FastAPI's HTTPBearer or APIKeyCookie, whose own parsing it replaces, so the 401 has our
+shape): no hop to the thread pool (see ``reading``) and no second dependency on every
+request only to declare the scheme.
 """
 
 from __future__ import annotations
@@ -10,10 +17,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPBearer
 
 from ndovu import accounts
-from ndovu.api.deps import ApiContext, context
+from ndovu.api.deps import app_context
 from ndovu.errors import AuthError, ForbiddenError
 
 SESSION_COOKIE = "JSESSIONID"  # BDE's (Tomcat's) cookie name, which its scripts expect
@@ -24,38 +31,47 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-# declares the scheme in the OpenAPI document; the check itself is ours (one 401 shape)
-_bearer = HTTPBearer(auto_error=False, description="a token from POST /v1/auth/tokens")
-
-
-def require_user(request: Request, ctx: Annotated[ApiContext, Depends(context)],
-                 _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
-                 ) -> accounts.Principal:
-    principal = accounts.resolve_token(ctx.store, bearer_token(request), accounts.BEARER)
-    if principal is None:
-        raise AuthError("authentication required: send 'Authorization: Bearer TOKEN'",
-                        hint="get a token with POST /v1/auth/tokens or `ndovu login`")
-    request.state.principal = principal
+async def _principal(request: Request, token: str | None, kind: str
+                     ) -> accounts.Principal | None:
+    principal = await app_context(request).read(accounts.resolve_token, token, kind)
+    if principal is not None:
+        request.state.principal = principal
     return principal
 
 
-_session = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
-                        description="the session of POST /serengeti/j_spring_security_check")
+class BearerUser(HTTPBearer):
+    """The caller of a /v1 route, by the bearer token it sends."""
+
+    async def __call__(self, request: Request) -> accounts.Principal:  # type: ignore[override]
+        principal = await _principal(request, bearer_token(request), accounts.BEARER)
+        if principal is None:
+            raise AuthError("authentication required: send 'Authorization: Bearer TOKEN'",
+                            hint="get a token with POST /v1/auth/tokens or `ndovu login`")
+        return principal
 
 
-def require_session(request: Request, ctx: Annotated[ApiContext, Depends(context)],
-                    _: Annotated[str | None, Depends(_session)] = None) -> accounts.Principal:
-    principal = accounts.resolve_token(ctx.store, request.cookies.get(SESSION_COOKIE),
-                                       accounts.SESSION)
-    if principal is None:
-        raise AuthError("authentication required: log in at "
-                        "/serengeti/j_spring_security_check first")
-    request.state.principal = principal
-    return principal
+class SessionUser(APIKeyCookie):
+    """The caller of a /serengeti/api route, by BDE's session cookie."""
+
+    async def __call__(self, request: Request) -> accounts.Principal:  # type: ignore[override]
+        principal = await _principal(request, request.cookies.get(SESSION_COOKIE),
+                                     accounts.SESSION)
+        if principal is None:
+            raise AuthError("authentication required: log in at "
+                            "/serengeti/j_spring_security_check first")
+        return principal
 
 
-def require_admin(principal: Annotated[accounts.Principal, Depends(require_user)]
-                  ) -> accounts.Principal:
+# the scheme names are those of the FastAPI classes, as the OpenAPI document has always said
+require_user = BearerUser(auto_error=False, scheme_name="HTTPBearer",
+                          description="a token from POST /v1/auth/tokens")
+require_session = SessionUser(name=SESSION_COOKIE, auto_error=False, scheme_name="APIKeyCookie",
+                              description="the session of POST "
+                                          "/serengeti/j_spring_security_check")
+
+
+async def require_admin(principal: Annotated[accounts.Principal, Depends(require_user)]
+                        ) -> accounts.Principal:
     if not principal.is_admin:
         raise ForbiddenError("only an administrator may do this")
     return principal

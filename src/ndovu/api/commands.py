@@ -52,17 +52,16 @@ V1 = Surface(follow="GET /v1/operations/{id}", clusters="GET /v1/clusters",
              start="POST /v1/clusters/{name}/start", stop="POST /v1/clusters/{name}/stop")
 
 
+def no_such_cluster(name: str, surface: Surface = V1) -> NotFoundError:
+    return NotFoundError(f"no cluster named {name!r}", field="name",
+                         hint=f"{surface.clusters} lists the clusters that exist")
+
+
 def get_cluster(s: Session, name: str, surface: Surface = V1) -> Cluster:
     cluster = s.scalars(select(Cluster).where(Cluster.name == name)).first()
     if cluster is None:
-        raise NotFoundError(f"no cluster named {name!r}", field="name",
-                            hint=f"{surface.clusters} lists the clusters that exist")
+        raise no_such_cluster(name, surface)
     return cluster
-
-
-def latest_operation(s: Session, cluster_id: int) -> Operation | None:
-    return s.scalars(select(Operation).where(Operation.cluster_id == cluster_id)
-                     .order_by(Operation.id.desc())).first()
 
 
 def _lock_cluster(s: Session, name: str, surface: Surface) -> Cluster:

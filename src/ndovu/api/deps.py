@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
 
+from ndovu.api.reading import Reader
 from ndovu.catalog import Catalog
 from ndovu.spec.model import ClusterPlan
 from ndovu.store.db import Store
@@ -40,6 +41,18 @@ class ApiContext:
     # the largest request body accepted (larger ones: 413 before any route runs)
     max_body_bytes: int = 1 << 20
 
+    # for async routes and dependencies: ``await ctx.read(fn, *args)`` runs
+    # ``fn(connection, *args)`` without a hop to the thread pool where it can (see reading)
+    read: Reader = field(init=False, repr=False, compare=False)
 
-def context(request: Request) -> ApiContext:
+    def __post_init__(self) -> None:
+        self.read = Reader(self.store.engine)
+
+
+def app_context(request: Request) -> ApiContext:
     return request.app.state.ndovu
+
+
+# async: a plain function dependency would cost a hop to the thread pool on every request
+async def context(request: Request) -> ApiContext:
+    return app_context(request)

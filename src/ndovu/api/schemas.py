@@ -41,6 +41,7 @@ class EventRead(BaseModel):
     outcome: str = Field(description="ok, failed or waiting")
     durationMs: int | None
     message: str | None
+    engine: str | None = Field(None, description="the engine that did this step")
 
 
 class EventList(BaseModel):

@@ -1,8 +1,12 @@
 """Read models: store rows to JSON with BDE's field names (TaskRead, ClusterRead, NodeRead),
-and /v1's networks, resource pools and datastores with what uses them."""
+and /v1's networks, resource pools and datastores with what uses them.
+
+The operation, node and cluster views read only column attributes, so they take ORM
+objects and Core rows alike (``reads`` serves the hottest one with Core rows)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -12,7 +16,7 @@ from sqlalchemy.orm import Session
 from ndovu import addresses
 from ndovu.api import placement
 from ndovu.spec.model import ClusterPlan, GroupPlan
-from ndovu.store.models import Cluster, Datastore, Event, Network, Node, Operation, ResourcePool
+from ndovu.store.models import Cluster, Datastore, Event, Network, Node, ResourcePool
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -21,7 +25,7 @@ def _iso(moment: datetime | None) -> str | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
-def operation_read(op: Operation) -> dict[str, Any]:
+def operation_read(op: Any) -> dict[str, Any]:
     return {
         "id": op.id,
         "type": op.type,
@@ -42,10 +46,10 @@ def operation_read(op: Operation) -> dict[str, Any]:
 def event_read(ev: Event) -> dict[str, Any]:
     return {"id": ev.id, "at": _iso(ev.at), "operationId": ev.operation_id, "node": ev.node,
             "step": ev.step, "outcome": ev.outcome, "durationMs": ev.duration_ms,
-            "message": ev.message}
+            "message": ev.message, "engine": ev.engine}
 
 
-def node_read(node: Node, roles: list[str]) -> dict[str, Any]:
+def node_read(node: Any, roles: list[str]) -> dict[str, Any]:
     ip_configs = {"MGT_NETWORK": [{"ipAddress": node.address, "fqdn": None}]} \
         if node.address else {}
     return {
@@ -60,43 +64,53 @@ def node_read(node: Node, roles: list[str]) -> dict[str, Any]:
     }
 
 
-def cluster_summary(cluster: Cluster) -> dict[str, Any]:
-    plan = ClusterPlan.from_dict(cluster.plan)
+def cluster_summary(cluster: Any, plan: ClusterPlan | None = None) -> dict[str, Any]:
+    plan = plan or ClusterPlan.from_dict(cluster.plan)
     return {
         "name": cluster.name,
         "type": cluster.type,
         "status": cluster.status,
         "instanceNum": sum(g.instance_num for g in plan.groups),
         "endpoints": dict(cluster.endpoints or {}),
-        "links": {"self": f"/v1/clusters/{cluster.name}"},
+        # every key of the Links model: /v1/clusters/{name} sends this without the model
+        "links": {"self": f"/v1/clusters/{cluster.name}", "cluster": None},
     }
+
+
+def group_nodes(plan: ClusterPlan, nodes: Iterable[Any]
+                ) -> list[tuple[GroupPlan, list[Any]]]:
+    """Each group of the plan with its nodes, kept in the order given (by index)."""
+    by_group: dict[str, list[Any]] = {}
+    for node in nodes:
+        by_group.setdefault(node.group_name, []).append(node)
+    return [(g, by_group.get(g.name, [])) for g in plan.groups]
 
 
 def nodes_by_group(cluster: Cluster, plan: ClusterPlan) -> list[tuple[GroupPlan, list[Node]]]:
     """Each group of the plan with its nodes in index order (both API surfaces read this)."""
-    by_group: dict[str, list[Node]] = {}
-    for node in cluster.nodes:
-        by_group.setdefault(node.group_name, []).append(node)
-    return [(g, sorted(by_group.get(g.name, []), key=lambda n: n.index)) for g in plan.groups]
+    return group_nodes(plan, sorted(cluster.nodes, key=lambda n: n.index))
 
 
-def cluster_read(cluster: Cluster, latest: Operation | None) -> dict[str, Any]:
+def cluster_read(cluster: Any, nodes: Iterable[Any], latest: Any | None) -> dict[str, Any]:
+    """``cluster``, ``nodes`` (in index order) and ``latest`` (its latest operation) may be
+    ORM objects or Core rows (see ``reads``): only their column attributes are read."""
     plan = ClusterPlan.from_dict(cluster.plan)
     groups = []
-    for g, nodes in nodes_by_group(cluster, plan):
+    for g, members in group_nodes(plan, nodes):
+        roles = list(g.roles)
         groups.append({
             "name": g.name,
-            "roles": list(g.roles),
+            "roles": roles,
             "instanceNum": g.instance_num,
             "instanceType": g.instance_type,
             "cpuNum": g.cpu,
             "memCapacityMB": g.memory_mb,
             "storage": {"type": g.storage_type, "sizeGB": g.storage_gb},
             "haFlag": g.ha_flag,
-            "instances": [node_read(n, list(g.roles)) for n in nodes],
+            "instances": [node_read(n, roles) for n in members],
         })
     return {
-        **cluster_summary(cluster),
+        **cluster_summary(cluster, plan),
         "errorMessage": cluster.error_message,
         "configuration": plan.configuration,
         "network": cluster.network_name,
