@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: lint, layer contracts, unit and integration tests.
+# The whole test suite: lint, layer contracts, unit and integration tests on SQLite, the
+# tests that use the database again on PostgreSQL and MariaDB, and the Heat plugins inside
+# the real Heat engine. With arguments, only `pytest ARGS` on SQLite (after lint).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -8,31 +10,40 @@ echo "== ruff"
 .venv/bin/ruff check src tests bench scripts
 echo "== import-linter (layer contracts)"
 .venv/bin/lint-imports
-echo "== pytest"
-set +e
-.venv/bin/pytest -q -p no:cacheprovider "$@"
-status=$?
-set -e
-# pytest exits 5 when it collected nothing: that is a failure of the suite, not a pass
-if [ "$status" -eq 5 ]; then
-    echo "pytest collected no tests" >&2
-    exit 1
-fi
-# The Heat plugins inside the real Heat engine, in a venv of their own (Heat pins its own
-# versions of libraries the server uses); part of a whole-suite run (no arguments)
-if [ "$#" -eq 0 ]; then
-    bash scripts/setup-heat.sh
-    echo "== pytest: Heat plugins in the real Heat engine (.venv-heat)"
+
+status=0
+# run one pytest command; remember a failure and go on with the next command
+run_pytest() {
+    local label=$1
+    shift
+    echo "== pytest: $label"
     set +e
-    # their servers keep SQLite: .venv-heat has no PostgreSQL or MariaDB driver
-    NDOVU_TEST_DATABASE=sqlite .venv-heat/bin/pytest -q -p no:cacheprovider \
-        tests/heat/test_stack_*.py
-    heat_status=$?
+    "$@"
+    local result=$?
     set -e
-    if [ "$heat_status" -eq 5 ]; then
-        echo "pytest collected no Heat tests" >&2
-        exit 1
+    # pytest exits 5 when it collected nothing: that is a failure of the suite, not a pass
+    if [ "$result" -eq 5 ]; then
+        echo "pytest collected no tests ($label)" >&2
+        result=1
     fi
-    [ "$status" -ne 0 ] || status=$heat_status
+    [ "$result" -eq 0 ] || status=$result
+}
+
+run_pytest "SQLite" env NDOVU_TEST_DATABASE=sqlite .venv/bin/pytest -q -p no:cacheprovider "$@"
+if [ "$#" -eq 0 ]; then
+    # the same migrations and behaviour on the machine's PostgreSQL and MariaDB servers:
+    # every test marked `database` (the integration tests that start servers, the
+    # in-process engine tests), each server on a throw-away database of its own
+    for db in postgresql mariadb; do
+        run_pytest "$db" env NDOVU_TEST_DATABASE=$db \
+            .venv/bin/pytest -q -p no:cacheprovider -m database
+    done
+    # the Heat plugins inside the real Heat engine, in a venv of their own (Heat pins its
+    # own versions of libraries the server uses); their servers keep SQLite: .venv-heat
+    # has no PostgreSQL or MariaDB driver
+    bash scripts/setup-heat.sh
+    run_pytest "Heat plugins in the real Heat engine (.venv-heat)" \
+        env NDOVU_TEST_DATABASE=sqlite .venv-heat/bin/pytest -q -p no:cacheprovider \
+        tests/heat/test_stack_*.py
 fi
 exit "$status"

@@ -5,6 +5,7 @@ engine is not started, so a request that wrongly got through would show up as a 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -21,20 +22,31 @@ from tests.helpers import authenticate_test_client, login
 pytestmark = [pytest.mark.integration, pytest.mark.database]
 
 
+def _app(state_dir: Path):  # the real app, engine off
+    return build(load_settings(state_dir=state_dir, engine=False,
+                               database_url=database_url(state_dir),
+                               local_subnet="127.62.0.0/16")).app
+
+
 @pytest.fixture
 def client(tmp_path: Path):
-    settings = load_settings(state_dir=tmp_path / "state", engine=False,
-                             database_url=database_url(tmp_path / "state"),
-                             local_subnet="127.62.0.0/16")
-    process = build(settings)
-    with TestClient(process.app) as c:
+    with TestClient(_app(tmp_path / "state")) as c:
         yield authenticate_test_client(c, tmp_path / "state")
 
 
-def _nothing_changed(client: TestClient, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def refusing(tmp_path_factory: pytest.TempPathFactory):
+    """One app for the tests whose every request must be refused: each checks that
+    nothing changed, so sharing it only makes the check stricter."""
+    state_dir = tmp_path_factory.mktemp("refusing") / "state"
+    with TestClient(_app(state_dir)) as c:
+        yield authenticate_test_client(c, state_dir), state_dir
+
+
+def _nothing_changed(client: TestClient, state_dir: Path) -> None:
     assert client.get("/v1/clusters").json() == {"clusters": []}
     assert client.get("/v1/operations").json() == {"operations": []}
-    nodes = tmp_path / "state" / "nodes"
+    nodes = state_dir / "nodes"
     assert not nodes.exists() or not [p for p in nodes.iterdir() if p.is_dir()]
 
 
@@ -76,24 +88,26 @@ def _nothing_changed(client: TestClient, tmp_path: Path) -> None:
     # a type whose roles ndovu does not implement: refused with the reason, never started
     ({"name": "m", "type": "mesos"}, 422, "nodeGroups[1].roles", "cannot run on the local"),
 ])
-def test_bad_create_is_refused_and_changes_nothing(client: TestClient, tmp_path: Path,
+def test_bad_create_is_refused_and_changes_nothing(refusing: tuple[TestClient, Path],
                                                    body: dict, status: int, field: str,
                                                    words: str) -> None:
+    client, state_dir = refusing
     r = client.post("/v1/clusters", json=body)
     assert r.status_code == status, r.text
     error = r.json()["error"]
     assert error["field"] == field, error
     assert error["code"] and error["message"]
     assert words in error["message"] + error.get("hint", ""), error
-    _nothing_changed(client, tmp_path)
+    _nothing_changed(client, state_dir)
 
 
-def test_malformed_json_is_a_400(client: TestClient, tmp_path: Path) -> None:
+def test_malformed_json_is_a_400(refusing: tuple[TestClient, Path]) -> None:
+    client, state_dir = refusing
     r = client.post("/v1/clusters", content=b'{"name": "zk", "type": ',
                     headers={"Content-Type": "application/json"})
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "malformed_json"
-    _nothing_changed(client, tmp_path)
+    _nothing_changed(client, state_dir)
 
 
 def test_duplicate_name_is_a_409_and_keeps_the_first(client: TestClient) -> None:
@@ -116,7 +130,7 @@ def test_unknown_cluster_and_operation_are_404(client: TestClient, tmp_path: Pat
                                  "hint": "GET /v1/clusters lists the clusters that exist"}
     assert client.get("/v1/clusters/nope").status_code == 404
     assert client.get("/v1/operations/999").status_code == 404
-    _nothing_changed(client, tmp_path)
+    _nothing_changed(client, tmp_path / "state")
 
 
 def test_second_delete_is_a_409_naming_the_running_operation(client: TestClient) -> None:
@@ -144,26 +158,29 @@ def test_openapi_is_served(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("body", [b"[]", b"null", b'"zookeeper"'])
-def test_a_body_that_is_not_an_object_is_refused(client: TestClient, tmp_path: Path,
+def test_a_body_that_is_not_an_object_is_refused(refusing: tuple[TestClient, Path],
                                                  body: bytes) -> None:
+    client, state_dir = refusing
     r = client.post("/v1/clusters", content=body,
                     headers={"Content-Type": "application/json"})
     assert r.status_code == 422
     assert r.json()["error"]["message"] == "the request body must be a JSON object"
-    _nothing_changed(client, tmp_path)
+    _nothing_changed(client, state_dir)
 
 
-def test_an_override_without_a_group_name_says_so(client: TestClient, tmp_path: Path) -> None:
+def test_an_override_without_a_group_name_says_so(refusing: tuple[TestClient, Path]) -> None:
+    client, state_dir = refusing
     r = client.post("/v1/clusters", json={"name": "zk", "type": "zookeeper",
                                           "nodeGroups": [{"instanceNum": 3}]})
     assert r.status_code == 422
     assert r.json()["error"]["field"] == "nodeGroups[0].name"
     assert "needs the 'name'" in r.json()["error"]["message"]
-    _nothing_changed(client, tmp_path)
+    _nothing_changed(client, state_dir)
 
 
-def test_an_oversized_body_is_a_413_before_anything_reads_it(client: TestClient,
-                                                            tmp_path: Path) -> None:
+def test_an_oversized_body_is_a_413_before_anything_reads_it(
+        refusing: tuple[TestClient, Path]) -> None:
+    client, state_dir = refusing
     big = b'{"name": "zk", "type": "zookeeper", "pad": "' + b"x" * (1 << 20) + b'"}'
     r = client.post("/v1/clusters", content=big, headers={"Content-Type": "application/json"})
     assert r.status_code == 413
@@ -180,7 +197,7 @@ def test_an_oversized_body_is_a_413_before_anything_reads_it(client: TestClient,
     # a body within the limit still goes through (and is refused for what it says)
     r = client.post("/v1/clusters", json={"name": "zk", "type": "zookeeper", "x": "y" * 1000})
     assert r.status_code == 422 and r.json()["error"]["field"] == "x"
-    _nothing_changed(client, tmp_path)
+    _nothing_changed(client, state_dir)
 
 
 # -- /serengeti/api: BDE's REST surface -------------------------------------------------
@@ -188,15 +205,14 @@ def test_an_oversized_body_is_a_413_before_anything_reads_it(client: TestClient,
 NET_BLOCK = {"beginIp": "127.73.0.1", "endIp": "127.73.0.9"}
 
 
-@pytest.fixture
-def bde(tmp_path: Path):
+@contextlib.contextmanager
+def _bde_app(state_dir: Path):
     """The real app (engine off) logged in with BDE's form login, with a network, a
-    resource pool, a datastore and a cluster ``e1`` placed on them; yields (client, store)."""
-    settings = load_settings(state_dir=tmp_path / "state", engine=False,
-                             database_url=database_url(tmp_path / "state"),
-                             local_subnet="127.62.0.0/16")
-    process = build(settings)
-    password = (tmp_path / "state" / "initial-admin-password").read_text().strip()
+    resource pool, a datastore and a cluster ``e1`` placed on them: (client, store)."""
+    process = build(load_settings(state_dir=state_dir, engine=False,
+                                  database_url=database_url(state_dir),
+                                  local_subnet="127.62.0.0/16"))
+    password = (state_dir / "initial-admin-password").read_text().strip()
     with TestClient(process.app) as c:
         r = c.post("/serengeti/j_spring_security_check",
                    data={"j_username": "admin", "j_password": password})
@@ -210,6 +226,20 @@ def bde(tmp_path: Path):
             r = c.post(f"/serengeti/api/{path}", json=body)
             assert r.status_code in (200, 202), r.text
         yield c, process.store
+
+
+@pytest.fixture
+def bde(tmp_path: Path):
+    with _bde_app(tmp_path / "state") as app:
+        yield app
+
+
+@pytest.fixture(scope="module")
+def bde_refusing(tmp_path_factory: pytest.TempPathFactory):
+    """One such app for the cases that must all be refused (each compares the whole store
+    before and after, so sharing it only makes the check stricter)."""
+    with _bde_app(tmp_path_factory.mktemp("bde") / "state") as app:
+        yield app
 
 
 def _store_state(store) -> dict:
@@ -402,9 +432,9 @@ SERENGETI_BAD_INPUT = [
                          ids=[f"{m} {p} {json.dumps(b)[:40]}"
                               for m, p, b, *_ in SERENGETI_BAD_INPUT])
 def test_bad_serengeti_input_is_refused_and_changes_nothing(
-        bde, method: str, path: str, body, status: int, field: str | None,
+        bde_refusing, method: str, path: str, body, status: int, field: str | None,
         words: str) -> None:
-    client, store = bde
+    client, store = bde_refusing
     before = _store_state(store)
     if body is None:
         r = client.request(method, path)
@@ -622,7 +652,7 @@ def test_v1_creates_use_networks_and_resource_pools_too(client: TestClient,
     r = client.post("/v1/clusters", json={"name": "v1_etcd", "type": "etcd",
                                           "resourcePool": "nope"})
     assert r.status_code == 422 and r.json()["error"]["field"] == "resourcePool"
-    _nothing_changed(client, tmp_path)
+    _nothing_changed(client, tmp_path / "state")
     r = client.post("/v1/clusters", json={"name": "v1_etcd", "type": "etcd", "network": "tiny",
                                           "nodeGroups": [{"name": "etcd", "instanceNum": 2}]})
     assert r.status_code == 202, r.text

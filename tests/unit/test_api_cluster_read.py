@@ -25,6 +25,7 @@ from ndovu.errors import NotFoundError
 from ndovu.spec.model import ClusterPlan
 from ndovu.store import Store
 from ndovu.store.models import Cluster, Node
+from tests.databases import database_url
 from tests.memory_stack import Stack
 
 SPEC = {"nodeGroups": [
@@ -41,8 +42,8 @@ def catalog_spec() -> dict[str, Any]:
 
 @pytest.fixture
 def other_process(tmp_path: Path) -> Iterator[Store]:
-    """Another Store on the stack's database file, as another process would open it."""
-    store = Store(f"sqlite:///{tmp_path / 'ndovu.db'}")
+    """Another Store on the stack's database, as another process would open it."""
+    store = Store(database_url(tmp_path))
     yield store
     store.dispose()
 

@@ -170,6 +170,9 @@ def test_a_service_whose_pid_file_a_crash_kept_is_found_not_started_again(
     pid = int(pid_file.read_text().split()[0])
     pid_file.unlink()
     restarted = LocalTransport(transport.root, transport.address)
+    assert restarted.service_running("svc")  # found by its environment, and recorded
+    assert int(pid_file.read_text().split()[0]) == pid
+    pid_file.unlink()
     restarted.start_service("svc", SLEEPER)  # adopts it: no second process
     assert int(pid_file.read_text().split()[0]) == pid
     assert node_processes(transport.root) == [pid]

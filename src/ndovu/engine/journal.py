@@ -123,6 +123,24 @@ def rows_named(session: Session, snap: Snapshot, names: Iterable[str]) -> dict[s
         Node.cluster_id == snap.cluster_id, Node.name.in_(names)))}
 
 
+def done_before_restart(store: Store, snap: Snapshot, names: Iterable[str], step: str,
+                        status: NodeStatus) -> None:
+    """Nodes the provider shows ``step`` done for while their rows say otherwise (most
+    often a pass that a crash cut short did it but could not record it): record it now,
+    so the status is true and the operation's history is whole."""
+    names = list(names)
+    if not names:
+        return
+    with store.session() as s:
+        for row in rows_named(s, snap, names).values():
+            if row.status == status:
+                continue
+            row.status, row.action, row.roles_started = status, None, []
+            event(s, snap.op_id, snap.name, step, "ok", node=row.name,
+                  message="already done at the provider (e.g. by a pass a restart cut "
+                          "short)")
+
+
 def node_facts(session: Session, snap: Snapshot) -> dict[str, tuple[str | None, str]]:
     """Every node row of the cluster as name -> (address, status): three columns, no
     objects, for checks over a whole large cluster."""

@@ -559,6 +559,9 @@ class Reconciler:
             journal.set_progress(self.store, snap, int(99 * done / steps),
                                  f"stopped {', '.join(stage)}")
 
+        journal.done_before_restart(self.store, snap, [
+            info.name for info in observed.values() if not info.powered_on],
+            "power off", NodeStatus.POWERED_OFF)
         on = [info for info in observed.values() if info.powered_on]
         retry_in = {i.name: self.retries.wait(snap, i.name, "power off") for i in on}
         retry_in = {name: left for name, left in retry_in.items() if left > 0}
@@ -631,6 +634,10 @@ class Reconciler:
 
     def _delete(self, snap: Snapshot) -> float | None:
         observed = self.provider.list_nodes(snap.name)
+        present = {info.name for info in observed}
+        journal.done_before_restart(self.store, snap, [
+            name for name in snap.node_groups if name not in present],
+            "delete node", NodeStatus.NOT_EXIST)
         retry_in = {i.name: self.retries.wait(snap, i.name, "delete node") for i in observed}
         retry_in = {name: left for name, left in retry_in.items() if left > 0}
         todo = [info for info in observed if info.name not in retry_in]

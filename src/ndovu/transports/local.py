@@ -285,12 +285,12 @@ class LocalTransport:
         return None
 
     def service_running(self, name: str) -> bool:
-        return self._live_stat(name) is not None
+        return self._live_stat(name) is not None or self._adopt_unrecorded(name) is not None
 
     def start_service(self, name: str, argv: Sequence[str], *,
                       env: Mapping[str, str] | None = None) -> None:
         with self._service_lock(name):
-            if self.service_running(name) or self._adopt_unrecorded(name) is not None:
+            if self.service_running(name):
                 return
             log_path = self._log_file(name)
             log_path.parent.mkdir(parents=True, exist_ok=True)
