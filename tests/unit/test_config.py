@@ -46,3 +46,19 @@ def test_bad_value_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_catalog_dirs_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NDOVU_CATALOG_DIRS", "/a:/b")
     assert load_settings().catalog_dirs == (Path("/a"), Path("/b"))
+
+
+def test_provider_options_from_a_toml_table_and_from_json(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    config = tmp_path / "ndovu.toml"
+    config.write_text('provider = "sim"\nlease_ttl_s = 3\n'
+                      "[provider_options]\nboot_latency_s = 0.5\nmax_parallel = 8\n")
+    settings = load_settings(config)
+    assert (settings.provider, settings.lease_ttl_s) == ("sim", 3.0)
+    assert settings.provider_options == {"boot_latency_s": 0.5, "max_parallel": 8}
+    monkeypatch.setenv("NDOVU_PROVIDER_OPTIONS", '{"seed": 7}')
+    assert load_settings(config).provider_options == {"seed": 7}
+    monkeypatch.setenv("NDOVU_PROVIDER_OPTIONS", "seed=7")
+    with pytest.raises(ConfigError, match=r"'provider_options'.*JSON object"):
+        load_settings(config)
