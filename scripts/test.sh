@@ -32,8 +32,9 @@ run_pytest() {
 run_pytest "SQLite" env NDOVU_TEST_DATABASE=sqlite .venv/bin/pytest -q -p no:cacheprovider "$@"
 if [ "$#" -eq 0 ]; then
     # the same migrations and behaviour on the machine's PostgreSQL and MariaDB servers:
-    # every test marked `database` (the integration tests that start servers, the
-    # in-process engine tests), each server on a throw-away database of its own
+    # the tests marked `database` (crash recovery, lifecycle, ZooKeeper clusters, the BDE
+    # client, bad input, the in-process engine tests), each server on a throw-away
+    # database of its own. Every other test honours NDOVU_TEST_DATABASE when run by hand
     for db in postgresql mariadb; do
         run_pytest "$db" env NDOVU_TEST_DATABASE=$db \
             .venv/bin/pytest -q -p no:cacheprovider -m database

@@ -18,7 +18,8 @@ from ndovu.server import build
 from tests.databases import database_url
 from tests.helpers import authenticate_test_client, login
 
-# on the database NDOVU_TEST_DATABASE names (scripts/test.sh runs each)
+# on the database NDOVU_TEST_DATABASE names; scripts/test.sh runs it on SQLite, PostgreSQL
+# and MariaDB
 pytestmark = [pytest.mark.integration, pytest.mark.database]
 
 

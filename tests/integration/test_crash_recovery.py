@@ -34,7 +34,8 @@ from ndovu.store.models import Cluster, Operation
 from tests.databases import database_url
 from tests.helpers import Server, etcdctl, processes_under, wait_operation
 
-# on the database NDOVU_TEST_DATABASE names (scripts/test.sh runs each)
+# on the database NDOVU_TEST_DATABASE names; scripts/test.sh runs it on SQLite, PostgreSQL
+# and MariaDB
 pytestmark = [pytest.mark.integration, pytest.mark.database]
 
 SUBNET = "127.94.0.0/16"

@@ -20,7 +20,8 @@ from kazoo.client import KazooClient
 
 from tests.helpers import Server, etcdctl, processes_under, wait_operation, wait_until
 
-# on the database NDOVU_TEST_DATABASE names (scripts/test.sh runs each)
+# on the database NDOVU_TEST_DATABASE names; scripts/test.sh runs it on SQLite, PostgreSQL
+# and MariaDB
 pytestmark = [pytest.mark.integration, pytest.mark.database]
 
 ZK = "QuorumPeerMain"

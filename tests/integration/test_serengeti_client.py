@@ -23,7 +23,8 @@ import requests
 
 from tests.helpers import Server, etcdctl, processes_under
 
-# on the database NDOVU_TEST_DATABASE names (scripts/test.sh runs each)
+# on the database NDOVU_TEST_DATABASE names; scripts/test.sh runs it on SQLite, PostgreSQL
+# and MariaDB
 pytestmark = [pytest.mark.integration, pytest.mark.database]
 
 BLOCK = ("127.73.0.10", "127.73.0.20")

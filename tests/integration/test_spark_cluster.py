@@ -14,8 +14,8 @@ from ndovu.roles.spark import SparkMasterRole
 from tests.helpers import Server, kill_all, listening_sockets, node_pids, wait_operation, wait_until
 from tests.spark_jobs import finish_job, start_job
 
-# SQLite only in scripts/test.sh: its store use is the ZooKeeper and etcd tests' (which run on
-# every database) at several times the cost; NDOVU_TEST_DATABASE=... runs it on another
+# on the database NDOVU_TEST_DATABASE names; scripts/test.sh runs it on SQLite only, for
+# time (the tests marked `database` run on PostgreSQL and MariaDB as well)
 pytestmark = pytest.mark.integration
 
 SUBNET = "127.67.0.0/16"
