@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from ndovu.store.db import Store
@@ -48,7 +48,8 @@ class Leases:
         self.ttl_s = ttl_s
         self._clock = clock
 
-    def _claimable(self, now: float):  # type: ignore[no-untyped-def]
+    def _claimable(self, now: float) -> ColumnElement[bool]:
+        """Free, expired, or ours already."""
         return or_(Cluster.lease_holder.is_(None), Cluster.lease_holder == self.holder,
                    Cluster.lease_expires < now)
 
