@@ -5,6 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# the test bed of Debian hosts (network namespaces, sshd, a package repository on its own
+# bridge): Debian packages and an image built once and cached in ~/.cache/ndovu/testbed
+bash scripts/setup-testbed.sh
+# the software depot's distributions the built-in catalog names (Spark from pyspark), built
+# once into ~/.cache/ndovu/distros; the tests serve that folder to their nodes
+bash scripts/build-distros.sh >/dev/null
 
 echo "== ruff"
 .venv/bin/ruff check src tests bench scripts

@@ -22,6 +22,7 @@ from ndovu.transports.base import CommandResult
 class MemoryTransport:
     def __init__(self, address: str):
         self.address = address
+        self.software_dir = "/memory-software"
         self.files: dict[str, str] = {}
         self.services: dict[str, list[str]] = {}
         self._lock = threading.Lock()
@@ -61,7 +62,8 @@ class MemoryTransport:
 
 @dataclass
 class MemoryProvider:
-    """Nodes in a dict; ``delay_s`` per call; ``fail`` maps node names to error texts.
+    """Nodes in a dict; ``delay_s`` per call; ``fail`` maps node names to error texts
+    (their creation fails), ``refuse_delete`` too (their deletion fails, retryably).
 
     It reports each node's size and can change it (``can_scale_nodes``), unless made
     with ``can_scale_nodes=False``; a powered-off node runs nothing and keeps its files."""
@@ -69,10 +71,13 @@ class MemoryProvider:
     max_parallel: int = 4
     delay_s: float = 0.0
     fail: dict[str, str] = field(default_factory=dict)
+    refuse_delete: dict[str, str] = field(default_factory=dict)
     name: str = "memory"
+    runs_software: bool = True
     can_scale_nodes: bool = True
     address_space: str | None = None
     password_refusal: str | None = "the memory provider has no node logins"
+    static_network_refusal: str | None = None
 
     @property
     def scale_refusal(self) -> str | None:
@@ -130,10 +135,17 @@ class MemoryProvider:
         self._next += 1
         return address
 
+    def forget_node(self, cluster: str, name: str) -> str:
+        with self._lock:
+            self.nodes.pop(name, None)
+        return f"memory node {name}"
+
     def delete_node(self, cluster: str, name: str) -> None:
         self._enter("delete", name)
         try:
             time.sleep(self.delay_s)
+            if name in self.refuse_delete:
+                raise ProviderError(self.refuse_delete[name], node=name, retryable=True)
             with self._lock:
                 self.nodes.pop(name, None)
                 self.transports.pop(name, None)
@@ -199,6 +211,8 @@ class ScriptedRole:
     settings: dict[str, Setting] = field(default_factory=dict)
     summary: str = "a scripted test role"
     checks_until_healthy: int = 1
+    # a node whose machine is gone may be replaced (ndovu.roles.base.Role)
+    replaceable: bool = True
     start_error: str | None = None
     exit_message: str | None = None
     stop_error: str | None = None
@@ -220,6 +234,9 @@ class ScriptedRole:
 
     def unsupported_reason(self) -> str | None:
         return None
+
+    def install(self, ctx: RoleContext) -> None:
+        ctx.transport.write_file(f"{self.name}.installed", "yes\n")
 
     def configure(self, ctx: RoleContext) -> None:
         peers = ",".join(m.address for m in ctx.members.get(self.name, ()))

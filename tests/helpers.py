@@ -40,6 +40,15 @@ def wait_until(check: Callable[[], Any], *, timeout: float, what: str,
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
+def run_operation(client: httpx.Client, method: str, path: str, *, timeout: float = 300,
+                  **body: object) -> dict:
+    """A mutating call (its JSON body from ``body``) that must be accepted (202), followed
+    to its operation's end."""
+    r = client.request(method, path, **({"json": body} if body else {}))
+    assert r.status_code == 202, r.text
+    return wait_operation(client, r.json()["id"], timeout=timeout)
+
+
 def processes_under(root: Path, marker: str = "") -> list[int]:
     """PIDs whose command line mentions ``root`` (and ``marker``)."""
     found = []
@@ -61,15 +70,16 @@ class Server:
 
     def __init__(self, state_dir: Path, subnet: str, port: int | None = None,
                  catalog_dirs: tuple[Path, ...] = (), args: tuple[str, ...] = (),
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, host: str = "127.0.0.1"):
         self.state_dir = state_dir
         # more `ndovu server` options, and NDOVU_* settings (e.g. a crash point)
         self.args = args
         self.extra_env = env or {}
         self.catalog_dirs = catalog_dirs
         self.subnet = subnet
+        self.host = host  # e.g. the test bed's bridge address, for its hosts to reach
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = state_dir / "server.log"
         self._token: str | None = None
@@ -77,12 +87,16 @@ class Server:
     def start(self) -> Server:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("NDOVU_")}
-        env.update(NDOVU_LOCAL_SUBNET=self.subnet, **self.extra_env)
+        # clusters at rest are not watched unless a test asks (NDOVU_OBSERVE_INTERVAL_S):
+        # a look that lands mid-test would change the statuses a test of something else
+        # reads after killing a process behind ndovu's back
+        env.update({"NDOVU_LOCAL_SUBNET": self.subnet, "NDOVU_OBSERVE_INTERVAL_S": "0",
+                    **self.extra_env})
         env.setdefault("NDOVU_DATABASE_URL", database_url(self.state_dir))
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [str(NDOVU), "server", "--state-dir", str(self.state_dir),
-                 "--port", str(self.port),
+                 "--host", self.host, "--port", str(self.port),
                  *(arg for d in self.catalog_dirs for arg in ("--catalog-dir", str(d))),
                  *self.args],
                 stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -99,7 +99,7 @@ def make_stack(tmp_path: Path, catalog_dir: Path) -> Iterator[Callable[..., Stac
     started: list[tuple[Engine, Store]] = []
 
     def make(provider: MemoryProvider | None = None, *, timeout_s: float = 30.0,
-             **role_options: Any) -> Stack:
+             observe_interval_s: float = 0.0, **role_options: Any) -> Stack:
         provider = provider or MemoryProvider()
         roles = {
             "coord": ScriptedRole("coord", provides=frozenset({"coord"}),
@@ -109,11 +109,12 @@ def make_stack(tmp_path: Path, catalog_dir: Path) -> Iterator[Callable[..., Stac
         }
         store = Store(database_url(tmp_path))
         store.migrate()
-        engine = Engine(store, provider, roles, bootstrap_timeout_s=timeout_s)
+        engine = Engine(store, provider, roles, bootstrap_timeout_s=timeout_s,
+                        observe_interval_s=observe_interval_s)
         app = create_app(ApiContext(
             store=store, catalog=Catalog.load([catalog_dir]),
             validate_plan=engine.validate_plan,
-            role_support=lambda names: engine.role_support(names, ["memory"]),
+            role_support=lambda names: engine.role_support(names, {"memory": True}),
             notify=engine.wake, scale_refusal=provider.scale_refusal))
         engine.start()
         started.append((engine, store))

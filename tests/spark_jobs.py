@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ndovu.roles.spark import spark_home
+import pyspark
 
 # Which workers ran tasks (each executor inherits its worker's SPARK_LOCAL_IP) and a sum.
 # With "hold" as the second argument the job keeps its executors alive until a file "go"
@@ -39,11 +39,17 @@ sc.stop()
 """
 
 
-def start_job(master: str, driver: str, tmp: Path, app: str, *,
-              hold: bool = False) -> subprocess.Popen[str]:
-    """Start JOB through spark-submit in ``tmp``, with the driver bound to ``driver``."""
-    home = spark_home()
-    assert home is not None, "pyspark is not installed"
+# the driver runs from the test's own pyspark, the Spark of the same version as the
+# depot's distribution the nodes run
+DRIVER_SPARK_HOME = Path(pyspark.__file__).parent
+
+
+def start_job(master: str, driver: str, tmp: Path, app: str, *, hold: bool = False,
+              executor_python: str = sys.executable,
+              driver_conf: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start JOB through spark-submit in ``tmp``, with the driver bound to ``driver``;
+    executors run PySpark with ``executor_python`` (a path on the workers' nodes)."""
+    home = DRIVER_SPARK_HOME
     script = tmp / "job.py"
     script.write_text(JOB)
     conf_dir = tmp / "conf"  # empty: no spark-defaults.conf of the installation applies
@@ -57,6 +63,10 @@ def start_job(master: str, driver: str, tmp: Path, app: str, *,
             "--conf", "spark.ui.enabled=false",
             # wait for both executors before scheduling, so both get tasks
             "--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0",
+            "--conf", f"spark.pyspark.python={executor_python}",
+            "--conf", f"spark.pyspark.driver.python={sys.executable}",
+            *(arg for key, value in (driver_conf or {}).items()
+              for arg in ("--conf", f"{key}={value}")),
             str(script), app, *(["hold"] if hold else [])]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NDOVU_", "SPARK_"))}
     env.update(SPARK_HOME=str(home), SPARK_CONF_DIR=str(conf_dir), SPARK_LOCAL_IP=driver,
@@ -78,7 +88,8 @@ def finish_job(process: subprocess.Popen[str], timeout: float = 240) -> dict:
     results = [line for line in output.splitlines() if line.startswith("NDOVU-RESULT ")]
     assert process.returncode == 0 and results, (
         f"job failed (exit {process.returncode}):\n{output[-4000:]}")
-    return json.loads(results[-1].removeprefix("NDOVU-RESULT "))
+    # stderr shares the pipe: a log line may follow the result on the same line
+    return json.JSONDecoder().raw_decode(results[-1].removeprefix("NDOVU-RESULT "))[0]
 
 
 def submit(master: str, driver: str, tmp: Path, app: str, timeout: float = 240) -> dict:

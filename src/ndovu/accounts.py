@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ndovu.errors import AuthError, ConflictError, SpecError
 from ndovu.store.db import Store
-from ndovu.store.models import ApiToken, User
+from ndovu.store.models import ApiToken, User, as_utc
 
 log = logging.getLogger("ndovu.accounts")
 
@@ -55,10 +55,6 @@ def _digest(token: str) -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def check_new_password(password: object, field: str = "password") -> str:
@@ -145,7 +141,7 @@ def resolve_token(conn: Connection, token: str | None, kind: str) -> Principal |
     if not token:
         return None
     row = conn.execute(_TOKEN_OWNER, {"token_hash": _digest(token), "kind": kind}).first()
-    if row is None or _aware(row.expires_at) <= _now():
+    if row is None or as_utc(row.expires_at) <= _now():
         return None
     return Principal(row.id, row.name, row.is_admin)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -49,10 +50,25 @@ class Settings:
     lease_ttl_s: float = 15.0
     # how long a cluster may take to become healthy before its operation fails
     bootstrap_timeout_s: float = 600.0
+    # how often each cluster at rest is looked at (its nodes and their health probes),
+    # spread over the interval; 0: never (statuses then say only what operations saw)
+    observe_interval_s: float = 30.0
+    # the URL at which nodes download the software depot's files (…/depot); empty: this
+    # server's own host and port, which suits nodes that can reach that address
+    depot_url: str = ""
 
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.state_dir / 'ndovu.db'}"
+
+    @property
+    def nodes_depot_url(self) -> str:
+        """The depot's base URL as nodes use it."""
+        if self.depot_url:
+            return self.depot_url.rstrip("/")
+        host = socket.getfqdn() if self.host in ("0.0.0.0", "::", "") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}/depot"
 
 
 _ENV_PREFIX = "NDOVU_"

@@ -10,13 +10,14 @@ import secrets
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from typing import IO
+from typing import IO, Any
 
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.orm import Session
 
 from ndovu import accounts
 from ndovu.api.app import create_app
@@ -25,9 +26,12 @@ from ndovu.catalog import Catalog
 from ndovu.config import Settings
 from ndovu.engine import Engine
 from ndovu.errors import NdovuError, SpecError
-from ndovu.providers.registry import KNOWN_PROVIDERS, make_provider
+from ndovu.providers.machines import Machine
+from ndovu.providers.registry import make_provider, runs_software
 from ndovu.roles.registry import builtin_roles
 from ndovu.store import Store
+from ndovu.store.machines import StoreInventory, check_free_machines
+from ndovu.transports.ssh import SshConnections
 
 log = logging.getLogger("ndovu.server")
 
@@ -39,6 +43,8 @@ class Process:
     catalog: Catalog
     engine: Engine
     app: FastAPI
+    # closes what the provider holds open (the machines provider's SSH connections)
+    close_provider: Callable[[], None] = lambda: None
 
 
 def build(settings: Settings) -> Process:
@@ -54,11 +60,14 @@ def build(settings: Settings) -> Process:
     options = dict(settings.provider_options)
     if settings.provider == "local":
         options.setdefault("subnet", settings.local_subnet)
+    close_provider = (_machines_options(store, options) if settings.provider == "machines"
+                      else _nothing_to_close)
     provider = make_provider(settings.provider, settings.state_dir, **options)
     engine = Engine(store, provider, builtin_roles(),
                     bootstrap_timeout_s=settings.bootstrap_timeout_s,
                     name=engine_name(settings) if settings.engine else None,
-                    lease_ttl_s=settings.lease_ttl_s)
+                    lease_ttl_s=settings.lease_ttl_s, depot_url=settings.nodes_depot_url,
+                    observe_interval_s=settings.observe_interval_s)
     catalog = Catalog.load(settings.catalog_dirs)
     for kind in catalog.types():
         try:
@@ -71,14 +80,16 @@ def build(settings: Settings) -> Process:
     app = create_app(ApiContext(store=store, catalog=catalog,
                                 validate_plan=engine.validate_plan,
                                 role_support=lambda names: engine.role_support(
-                                    names, KNOWN_PROVIDERS),
+                                    names, runs_software()),
                                 notify=engine.wake if settings.engine else (lambda: None),
                                 scale_refusal=None if provider.can_scale_nodes
                                 else provider.scale_refusal,
                                 provider=provider.name,
                                 address_space=provider.address_space,
                                 password_refusal=provider.password_refusal
-                                or NO_NODE_PASSWORDS))
+                                or NO_NODE_PASSWORDS,
+                                static_network_refusal=provider.static_network_refusal,
+                                check_node_room=_node_room_check(settings)))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Iterator[None]:  # type: ignore[misc]
@@ -89,10 +100,33 @@ def build(settings: Settings) -> Process:
         finally:
             if settings.engine:
                 engine.stop()
+            close_provider()
             store.dispose()
 
     app.router.lifespan_context = lifespan
-    return Process(settings, store, catalog, engine, app)
+    return Process(settings, store, catalog, engine, app, close_provider)
+
+
+def _nothing_to_close() -> None:
+    pass
+
+
+def _machines_options(store: Store, options: dict[str, Any]) -> Callable[[], None]:
+    """The machines provider's inventory (this store's machines) and the process's SSH
+    connections, added to its options; returns what closes the connections."""
+    connections = SshConnections()
+    options["inventory"] = StoreInventory(store, Machine)
+    options["connections"] = connections
+    return connections.close
+
+
+def _node_room_check(settings: Settings) -> Callable[[Session, str, int, str | None], None]:
+    """What the API counts new nodes against: the machines provider's free machines, one
+    per node; every other provider makes its nodes on demand."""
+    if settings.provider != "machines":
+        return lambda s, cluster, new_nodes, field: None
+    return lambda s, cluster, new_nodes, field: check_free_machines(
+        s, cluster=cluster, new_nodes=new_nodes, field=field)
 
 
 class ServerError(NdovuError):
@@ -103,7 +137,9 @@ def _listen(settings: Settings) -> socket.socket:
     """Bind the API's socket before anything else starts, so a taken port stops us before
     an engine could begin working on the database."""
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say so, and
+    # without it every answer on a kept-alive connection waits ~40 ms for delayed ACKs
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((settings.host, settings.port))
@@ -192,6 +228,7 @@ def run_engine(settings: Settings) -> None:
         stop.wait()
         log.info("stopping engine %s", process.engine.name)
         process.engine.stop()
+        process.close_provider()
         process.store.dispose()
     finally:
         lock.close()

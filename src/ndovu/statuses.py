@@ -16,13 +16,18 @@ class ClusterStatus(StrEnum):
     STARTING = "STARTING"
     STOPPING = "STOPPING"
     CONFIGURING = "CONFIGURING"
+    # set by watching a cluster at rest (ndovu.engine.observer): some nodes are unhealthy,
+    # or none serves
     SERVICE_WARNING = "SERVICE_WARNING"
+    SERVICE_STOPPED = "SERVICE_STOPPED"
     # BDE's status while a node group's VMs get new CPU or memory (scale)
     VMRECONFIGURING = "VMRECONFIGURING"
 
 
 class NodeStatus(StrEnum):
     NOT_EXIST = "NOT_EXIST"
+    # the node's machine is there but ndovu cannot reach it (seen when watching)
+    DISCONNECTED = "DISCONNECTED"
     POWERED_OFF = "POWERED_OFF"
     POWERED_ON = "POWERED_ON"
     VM_READY = "VM_READY"
@@ -55,6 +60,9 @@ class OperationType(StrEnum):
     RESIZE = "RESIZE"
     # a node group's nodes get new CPU / memory (BDE: PUT .../nodegroup/{g}/scale)
     SCALE = "SCALE"
+    # ndovu repairs a running cluster by itself (its healing policy): starts again what
+    # stopped
+    HEAL = "HEAL"
 
 
 class Desired(StrEnum):

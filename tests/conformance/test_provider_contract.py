@@ -80,6 +80,19 @@ def test_delete_node_is_idempotent(provider_factory) -> None:
     assert provider.list_nodes("c1") == []
 
 
+def test_a_forgotten_node_is_never_listed_again_and_what_may_be_left_is_said(
+        provider_factory) -> None:
+    factory, persistent = provider_factory
+    provider = factory()
+    provider.ensure_node(request("c1", "g", 0))
+    provider.ensure_node(request("c1", "g", 1))
+    left = provider.forget_node("c1", "c1-g-0")
+    assert isinstance(left, str) and left
+    assert [n.name for n in provider.list_nodes("c1")] == ["c1-g-1"]
+    if persistent:  # nor by the next server process: a new cluster "c1" adopts nothing
+        assert [n.name for n in factory().list_nodes("c1")] == ["c1-g-1"]
+
+
 def test_power_off_and_on_are_reported(provider_factory) -> None:
     factory, _ = provider_factory
     provider = factory()

@@ -51,12 +51,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("filterwarnings", f"ignore::DeprecationWarning:{module}.*")
 
 
-def _start_server(state_dir: Path, subnet: str) -> helpers.Server:
+def _start_server(state_dir: Path, subnet: str, distros_dir: Path) -> helpers.Server:
     if not SERVER_BIN.exists():
         pytest.exit(f"{SERVER_BIN} is missing: run `bash scripts/setup.sh` first", 2)
-    # the server runs from the project's venv, not from this one (which has no ndovu)
+    # the server runs from the project's venv, not from this one (which has no ndovu);
+    # its nodes fetch Spark from the depot folder the tests build
     helpers.NDOVU = SERVER_BIN
-    return helpers.Server(state_dir, subnet).start()
+    return helpers.Server(state_dir, subnet, catalog_dirs=(distros_dir,)).start()
 
 
 def _stop_server(server: helpers.Server) -> None:
@@ -67,16 +68,18 @@ def _stop_server(server: helpers.Server) -> None:
 
 
 @pytest.fixture(scope="session")
-def ndovu_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[helpers.Server]:
-    server = _start_server(tmp_path_factory.mktemp("ndovu-main") / "state", MAIN_SUBNET)
+def ndovu_server(tmp_path_factory: pytest.TempPathFactory,
+                 distros_dir: Path) -> Iterator[helpers.Server]:
+    server = _start_server(tmp_path_factory.mktemp("ndovu-main") / "state", MAIN_SUBNET,
+                           distros_dir)
     yield server
     _stop_server(server)
 
 
 @pytest.fixture
-def fresh_server(tmp_path: Path) -> Iterator[helpers.Server]:
+def fresh_server(tmp_path: Path, distros_dir: Path) -> Iterator[helpers.Server]:
     """A server of its own on a subnet no other test uses (no leftover sockets)."""
-    server = _start_server(tmp_path / "state", FAILURE_SUBNET)
+    server = _start_server(tmp_path / "state", FAILURE_SUBNET, distros_dir)
     yield server
     _stop_server(server)
 

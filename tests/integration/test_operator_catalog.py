@@ -11,8 +11,10 @@ import signal
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
+from ndovu.catalog import BUILTIN_DIR
 from tests.helpers import NDOVU, Server, processes_under, wait_operation
 
 # on the database NDOVU_TEST_DATABASE names; scripts/test.sh runs it on SQLite only, for
@@ -33,6 +35,7 @@ SOLO_SPEC = {
 BROKEN_SPEC = {"nodeGroups": [{"name": "x", "roles": ["zookeeper"], "instanceNum": "[3,x,max]"}]}
 # parses, but carries configuration no role understands: withdrawn when the server loads
 MISCONFIGURED_SPEC = {**SOLO_SPEC, "configuration": {"zookeeper": {"tickTimes": 1000}}}
+TOOLS = b"a depot file's bytes " * 100
 
 
 def _write(path: Path, data: object) -> None:
@@ -55,9 +58,26 @@ def catalog_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {"name": "zk_misconfigured", "vendor": "Apache", "version": "^3",
          "type": "Misconfigured", "path": "acme/misconfigured.json"},
     ])
+    # types whose distros name depot tarballs: one not published, one whose published
+    # checksum is not the file's
+    for name in ("zk_missing", "zk_tampered"):
+        _write(root / "specs" / "depot" / f"{name}.json", SOLO_SPEC | {"configuration": {}})
+    map_entries = json.loads((root / "specs" / "map").read_text()) + [
+        {"name": name, "vendor": vendor, "version": "1", "type": name,
+         "path": f"depot/{name}.json"}
+        for name, vendor in (("zk_missing", "Missing"), ("zk_tampered", "Tampered"))]
+    _write(root / "specs" / "map", map_entries)
+    (root / "distros" / "zk").mkdir(parents=True)
+    (root / "distros" / "zk" / "tools.tgz").write_bytes(TOOLS)
+    (root / "distros" / "zk" / "unnamed.txt").write_text("not in any manifest")
     _write(root / "distros" / "manifest", [
         {"name": "acme-zookeeper", "vendor": "Apache", "version": "3.8",
          "packages": [{"deb": ["zookeeper"], "roles": ["zookeeper"]}]},
+        {"name": "missing", "vendor": "Missing", "version": "1.0",
+         "packages": [{"tarball": "zk/absent.tgz", "roles": ["zookeeper"]}]},
+        {"name": "tampered", "vendor": "Tampered", "version": "1.0",
+         "packages": [{"tarball": "zk/tools.tgz", "sha256": "0" * 64,
+                       "roles": ["zookeeper"]}]},
     ])
     return root
 
@@ -87,7 +107,7 @@ def test_operator_type_appears_beside_the_builtin_ones(server: Server) -> None:
     assert not {"zk_broken", "zk_misconfigured"} & names
     solo = next(t for t in catalog["types"] if t["name"] == "zk_solo")
     assert solo["type"] == "ZooKeeper Solo" and solo["distro"] == "acme-zookeeper"
-    assert solo["runnableHere"] is True and solo["runsOn"] == ["local"]
+    assert solo["runnableHere"] is True and solo["runsOn"] == ["local", "machines"]
     [group] = solo["nodeGroups"]
     assert group["instanceNum"] == {"default": 1, "min": 1, "max": 1}
     assert group["storage"]["sizeGB"] == {"default": 1, "min": 1, "max": 10}
@@ -148,3 +168,44 @@ def test_a_type_whose_roles_ndovu_cannot_run_is_refused_up_front(server: Server)
     shown = _cli(server, "catalog", "show", "mesos")
     assert shown.returncode == 0, shown.stderr
     assert "cannot run on the local provider" in " ".join(shown.stdout.split())
+
+
+def test_a_distro_whose_tarball_is_not_in_the_depot_cannot_run(server: Server) -> None:
+    with server.client() as c:
+        kind = c.get("/v1/catalog/zk_missing").json()
+        assert kind["runnableHere"] is False
+        assert kind["notRunnableReason"] == (
+            "distro missing-1.0: tarball zk/absent.tgz is not in the depot (looked in "
+            f"{server.catalog_dirs[0] / 'distros'}, {BUILTIN_DIR / 'distros'})")
+        r = c.post("/v1/clusters", json={"name": "nodepot", "type": "zk_missing"})
+        assert r.status_code == 422, r.text
+        assert "zk/absent.tgz is not in the depot" in r.json()["error"]["message"]
+        assert c.get("/v1/clusters/nodepot").status_code == 404  # nothing was made
+
+
+def test_the_depot_serves_what_manifests_name_and_nothing_else(server: Server) -> None:
+    with httpx.Client(base_url=server.url, timeout=30) as anonymous:  # nodes log in to nothing
+        r = anonymous.get("/depot/zk/tools.tgz")
+        assert r.status_code == 200 and r.content == TOOLS
+        part = anonymous.get("/depot/zk/tools.tgz", headers={"Range": "bytes=0-6"})
+        assert part.status_code == 206 and part.content == TOOLS[:7]  # downloads resume
+        for path in ("zk/unnamed.txt", "manifest", "zk/../manifest", "..%2Fspecs%2Fmap",
+                     "%2Fetc%2Fpasswd"):
+            r = anonymous.get(f"/depot/{path}")
+            assert r.status_code == 404, (path, r.status_code)
+            assert "depot" in r.json()["error"]["message"]
+
+
+def test_a_tarball_whose_checksum_does_not_match_fails_its_node(server: Server) -> None:
+    # the node downloads the file and refuses it: the manifest's sha256 is not the file's
+    with server.client() as c:
+        r = c.post("/v1/clusters", json={"name": "tampered", "type": "zk_tampered"})
+        assert r.status_code == 202, r.text
+        op = wait_operation(c, r.json()["id"])
+        assert op["status"] == "FAILED"
+        assert "tampered-coordinator-0" in op["errorMessage"]
+        assert "sha256" in op["errorMessage"] and "0" * 64 in op["errorMessage"]
+        node = c.get("/v1/clusters/tampered").json()["nodeGroups"][0]["instances"][0]
+        assert node["status"] == "BOOTSTRAP_FAILED" and "zk/tools.tgz" in node["errMessage"]
+        op = wait_operation(c, c.delete("/v1/clusters/tampered").json()["id"])
+        assert op["status"] == "COMPLETED", op

@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ndovu.roles.spark import SparkMasterRole
 from tests.helpers import Server, node_pids, wait_operation, wait_until
 from tests.spark_jobs import submit
 
@@ -33,12 +32,10 @@ def master_status(address: str) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    # pyspark and Java come with the dev setup: without them this must fail, not skip
-    reason = SparkMasterRole().unsupported_reason()
-    if reason:
-        pytest.fail(reason)
-    srv = Server(tmp_path_factory.mktemp("spark_ha") / "state", subnet=SUBNET).start()
+def server(tmp_path_factory: pytest.TempPathFactory, distros_dir: Path) -> Iterator[Server]:
+    # the nodes fetch Spark from the server's depot: the folder the tests build it into
+    srv = Server(tmp_path_factory.mktemp("spark_ha") / "state", subnet=SUBNET,
+                 catalog_dirs=(distros_dir,)).start()
     yield srv
     srv.stop()
     # whatever a failed test left behind: no process may outlive the tests

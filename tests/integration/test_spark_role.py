@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ndovu.catalog import Catalog
 from ndovu.errors import NodeBootstrapError
 from ndovu.providers.base import NodeRequest
 from ndovu.providers.local import LocalProvider
 from ndovu.roles.base import Member, RoleContext
 from ndovu.roles.registry import builtin_roles
-from ndovu.roles.spark import SparkMasterRole, SparkWorkerRole, spark_home
+from ndovu.roles.spark import SparkMasterRole, SparkWorkerRole
+from ndovu.spec.model import RoleSoftware
 from ndovu.transports.local import node_processes
+from tests.helpers import Server
 
 pytestmark = pytest.mark.integration
 
@@ -23,30 +27,43 @@ MASTER = SparkMasterRole()
 WORKER = SparkWorkerRole()
 
 
-@pytest.fixture(autouse=True)
-def needs_spark() -> None:
-    # pyspark and Java come with the dev setup: without them these must fail, not skip
-    reason = MASTER.unsupported_reason()
-    if reason:
-        pytest.fail(reason)
+@pytest.fixture(scope="module")
+def depot(tmp_path_factory: pytest.TempPathFactory, distros_dir: Path) -> Iterator[str]:
+    """The depot URL of a real ndovu server that serves the Spark distribution."""
+    srv = Server(tmp_path_factory.mktemp("depot") / "state", subnet=SUBNET,
+                 catalog_dirs=(distros_dir,)).start()
+    yield f"{srv.url}/depot"
+    srv.stop()
 
 
-def make_contexts(provider: LocalProvider, cluster: str, groups: dict[str, tuple[str, int]],
-                  configuration: dict | None = None) -> dict[str, RoleContext]:
-    """Contexts by node name; ``groups`` maps a group to (its role, its node count)."""
-    nodes, members = [], {}
-    for group, (role, count) in groups.items():
-        for i in range(count):
-            info = provider.ensure_node(NodeRequest(
-                cluster=cluster, name=f"{cluster}-{group}-{i}", group=group, index=i,
-                cpu=1, memory_mb=256, storage_gb=1))
-            member = Member(info.name, group, i, info.address)
-            nodes.append((member, info))
-            members.setdefault(role, []).append(member)
-    frozen = {role: tuple(ms) for role, ms in members.items()}
-    return {m.name: RoleContext(cluster=cluster, node=m, transport=provider.transport(info),
-                                members=frozen, configuration=configuration or {})
-            for m, info in nodes}
+@pytest.fixture(scope="module")
+def software(distros_dir: Path) -> dict[str, RoleSoftware]:
+    spark = Catalog.load([distros_dir]).get("spark")
+    assert spark.software_problem is None, spark.software_problem
+    return dict(spark.software)
+
+
+@pytest.fixture
+def make_contexts(provider: LocalProvider, depot: str, software: dict[str, RoleSoftware]):
+    def make(cluster: str, groups: dict[str, tuple[str, int]],
+             configuration: dict | None = None) -> dict[str, RoleContext]:
+        """Contexts by node name; ``groups`` maps a group to (its role, its node count)."""
+        nodes, members = [], {}
+        for group, (role, count) in groups.items():
+            for i in range(count):
+                info = provider.ensure_node(NodeRequest(
+                    cluster=cluster, name=f"{cluster}-{group}-{i}", group=group, index=i,
+                    cpu=1, memory_mb=256, storage_gb=1))
+                member = Member(info.name, group, i, info.address)
+                nodes.append((member, info))
+                members.setdefault(role, []).append(member)
+        frozen = {role: tuple(ms) for role, ms in members.items()}
+        return {m.name: RoleContext(cluster=cluster, node=m,
+                                    transport=provider.transport(info), members=frozen,
+                                    configuration=configuration or {}, software=software,
+                                    depot_url=depot)
+                for m, info in nodes}
+    return make
 
 
 def properties(ctx: RoleContext) -> dict[str, str]:
@@ -64,13 +81,14 @@ def test_builtin_roles() -> None:
     assert master.config_section == worker.config_section == "spark"
     assert {"worker.cores", "worker.memory"} <= set(worker.settings)
     assert "daemon.memory" in master.settings and "daemon.memory" in worker.settings
+    # the software comes from the depot and the node's packages: the server needs none
     assert master.unsupported_reason() is None and worker.unsupported_reason() is None
-    home = spark_home()
-    assert home is not None and (home / "bin" / "spark-class").exists()
+    assert "bin/spark-class" in master.required_files
+    assert "java" in master.required_programs
 
 
-def test_standalone_rendering(provider: LocalProvider) -> None:
-    contexts = make_contexts(provider, "plain", {"master": ("spark_master", 1),
+def test_standalone_rendering(make_contexts) -> None:
+    contexts = make_contexts("plain", {"master": ("spark_master", 1),
                                                  "worker": ("spark_worker", 2)},
                              {"spark": {"worker.cores": "2", "worker.memory": "768m",
                                         "daemon.memory": "384m", "worker.timeout": 30},
@@ -106,8 +124,8 @@ def test_standalone_rendering(provider: LocalProvider) -> None:
         f"http://{contexts[f'plain-worker-{i}'].node.address}:8081" for i in range(2))}
 
 
-def test_ha_rendering(provider: LocalProvider) -> None:
-    contexts = make_contexts(provider, "ha", {"zookeeper": ("zookeeper", 3),
+def test_ha_rendering(make_contexts) -> None:
+    contexts = make_contexts("ha", {"zookeeper": ("zookeeper", 3),
                                               "master": ("spark_master", 2),
                                               "worker": ("spark_worker", 1)})
     master = contexts["ha-master-1"]
@@ -128,9 +146,9 @@ def test_ha_rendering(provider: LocalProvider) -> None:
     (WORKER, {"worker.cores": 0}), (WORKER, {"worker.memory": "lots"}),
     (MASTER, {"daemon.memory": "1.5g"}), (MASTER, {"deploy.spreadOut": "maybe"}),
 ])
-def test_invalid_configuration(provider: LocalProvider, role, settings: dict) -> None:
+def test_invalid_configuration(make_contexts, role, settings: dict) -> None:
     """The API refuses these first; the roles still refuse to render them."""
-    contexts = make_contexts(provider, "bad", {"master": ("spark_master", 1),
+    contexts = make_contexts("bad", {"master": ("spark_master", 1),
                                                "worker": ("spark_worker", 1)},
                              {"spark": settings})
     ctx = contexts["bad-master-0" if role is MASTER else "bad-worker-0"]
@@ -138,8 +156,8 @@ def test_invalid_configuration(provider: LocalProvider, role, settings: dict) ->
         role.configure(ctx)
 
 
-def test_taken_port(provider: LocalProvider) -> None:
-    ctx = make_contexts(provider, "busy", {"master": ("spark_master", 1)})["busy-master-0"]
+def test_taken_port(make_contexts) -> None:
+    ctx = make_contexts("busy", {"master": ("spark_master", 1)})["busy-master-0"]
     MASTER.configure(ctx)
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -151,10 +169,14 @@ def test_taken_port(provider: LocalProvider) -> None:
     assert node_processes(Path(ctx.transport.path("conf")).parent) == []
 
 
-def test_exited_daemon_reports_its_log(provider: LocalProvider) -> None:
+def test_exited_daemon_reports_its_log(make_contexts) -> None:
     # a heap the JVM refuses: spark-class starts, then the daemon's JVM exits at once
-    ctx = make_contexts(provider, "broken", {"master": ("spark_master", 1)},
+    ctx = make_contexts("broken", {"master": ("spark_master", 1)},
                         {"spark": {"daemon.memory": "1k"}})["broken-master-0"]
+    MASTER.install(ctx)  # fetched from the server's depot and unpacked on the node
+    home = MASTER.software_home(ctx)
+    assert home.startswith(ctx.transport.software_dir)
+    assert Path(home, "bin", "spark-class").is_file()
     MASTER.configure(ctx)
     MASTER.start(ctx)
     deadline = time.monotonic() + 60

@@ -6,6 +6,7 @@ import pytest
 from ndovu.catalog import BUILTIN_DIR, Catalog, CatalogProblem, type_slug
 from ndovu.errors import SpecError
 from ndovu.spec import expand
+from ndovu.spec.model import RoleSoftware
 
 SEEDS = Path(__file__).parent / "fixtures" / "seeds"
 ZK_SPEC = json.loads((BUILTIN_DIR / "specs" / "ndovu" / "zookeeper" / "spec.json").read_text())
@@ -70,7 +71,12 @@ def test_builtin_catalog_has_zookeeper():
     assert zk.path == "ndovu/zookeeper/spec.json" and zk.description
     assert zk.roles == ("zookeeper",)
     assert zk.distro == {"name": "zookeeper", "vendor": "Apache", "version": "3.8",
-                         "packages": [{"deb": ["zookeeper"], "roles": ["zookeeper"]}]}
+                         "packages": [{"deb": ["libzookeeper-java", "default-jre-headless"],
+                                       "roles": ["zookeeper"]}]}
+    # the node's package manager installs what the manifest names, per role
+    assert zk.software == {"zookeeper": RoleSoftware(("libzookeeper-java",
+                                                      "default-jre-headless"))}
+    assert zk.software_problem is None
     g = zk.spec.groups[0]
     assert (g.name, g.group_type, g.ha_flag) == ("zookeeper", "zookeeper", "on")
     assert (g.instance_num.default, g.instance_num.minimum, g.instance_num.maximum) == (3, 3, 3)
@@ -128,7 +134,7 @@ def test_seed_catalog_folder(seed_catalog_dir):
     assert flocker.distro["name"] == "mesos"
     assert "flocker_control" in flocker.roles
     hdfs = catalog.get("hdfs_only_cluster")
-    assert hdfs.distro["name"] == "cdh5"  # the folder has none: the built-in manifest's
+    assert hdfs.distro["name"] == "hadoop"  # the folder has none: the built-in manifest's
     assert catalog.get("zookeeper").distro["name"] == "zookeeper"
 
     # the Kubernetes entry points at a spec file that is absent: one problem, nothing hidden

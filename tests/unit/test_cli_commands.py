@@ -134,7 +134,19 @@ def test_create_sends_configuration_from_json_and_set_against_fake_api(fake_api,
         "zookeeper": {"autopurge.purgeInterval": "1"}}
 
 
+def test_create_sends_a_healing_policy_against_fake_api(fake_api, run) -> None:
+    fake_api.add("POST", "/v1/clusters", (202, fake.operation(status="STARTING")))
+    result = run("cluster", "create", "zk", "-t", "zookeeper", "--no-wait", "--json",
+                 "--healing", '{"unhealthyAfter": 60, "maxUnhealthy": 1}',
+                 "--url", fake_api.url)
+    assert result.exit_code == 0, result.output
+    [body] = fake_api.calls("POST", "/v1/clusters")
+    assert body["healing"] == {"unhealthyAfter": 60, "maxUnhealthy": 1}
+
+
 @pytest.mark.parametrize(("args", "words"), [
+    (["--healing", "{enabled: false}"], "--healing is not valid JSON"),
+    (["--healing", "[1]"], "--healing must be a JSON object"),
     (["--set", "tickTime=3000"], "SECTION.KEY=VALUE"),
     (["--set", "zookeeper.tickTime"], "SECTION.KEY=VALUE"),
     (["--configuration", "{tickTime: 1}"], "not valid JSON"),

@@ -92,6 +92,26 @@ def test_a_role_that_never_gets_healthy_times_out_naming_it_in_memory(make_stack
     assert stack.roles["worker"].started_at == {}  # never started: coord was never ready
 
 
+def test_each_stage_has_its_own_deadline_after_slow_provisioning_in_memory(
+        make_stack) -> None:
+    # provisioning six nodes one at a time takes at least 3 s (sleeps), longer than the
+    # 2.5 s the software may take: the deadline counts from the stage's first start, not
+    # from the operation's, so a slow VM boot does not eat the software's budget. Each
+    # stage needs two checks ~0.1 s apart, so the budget leaves a slow machine ample room.
+    provider = MemoryProvider(max_parallel=1, delay_s=0.5)
+    stack = make_stack(provider, timeout_s=2.5, coord={"checks_until_healthy": 2})
+    op = stack.wait(stack.submit_create()["id"])
+    assert op["status"] == "COMPLETED", op["errorMessage"]
+    # the premise, by construction rather than by clock (event times are whole seconds):
+    # six provider calls of 0.5 s each, never two at once, took at least 3 s in all
+    assert sum(verb == "ensure" for verb, _ in provider.calls) == 6
+    assert provider.peak_in_flight == 1
+    # every role installed its software through the node's transport before it started
+    assert all(t.files.get(f"{role}.installed") == "yes\n"
+               for name, t in provider.transports.items()
+               for role in ("coord", "worker") if f"-{role}-" in name)
+
+
 def test_a_start_error_is_reported_per_node_in_memory(make_stack) -> None:
     stack = make_stack(coord={"start_error": "port 2181 on 10.0.0.1 is already in use"})
     op = stack.wait(stack.submit_create()["id"])

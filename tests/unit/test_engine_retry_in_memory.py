@@ -46,7 +46,7 @@ def make_sim_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
         engine.reconciler.retries.policy = RETRY
         app = create_app(ApiContext(
             store=store, catalog=Catalog.load(), validate_plan=engine.validate_plan,
-            role_support=lambda names: engine.role_support(names, ["local", "sim"]),
+            role_support=lambda names: engine.role_support(names, {"local": True, "sim": False}),
             notify=engine.wake, provider="sim"))
         engine.start()
         started.append((engine, store))

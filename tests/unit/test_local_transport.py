@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ndovu.transports.base import Transport
+from ndovu.transports import local
+from ndovu.transports.base import CommandResult, Transport
 from ndovu.transports.local import (
     LocalTransport,
     node_processes,
@@ -230,17 +232,6 @@ def test_run(transport: LocalTransport, monkeypatch: pytest.MonkeyPatch) -> None
     assert missing.returncode == 127 and "no-such-command-ndovu" in missing.stderr
 
 
-def test_run_timeout_kills_grandchildren(transport: LocalTransport) -> None:
-    started = time.monotonic()
-    # the background sleep keeps the output pipe open: a naive wait would hang
-    result = transport.run(["sh", "-c", "echo started; sleep 60 & sleep 60"], timeout=0.5)
-    assert time.monotonic() - started < 5
-    assert result.returncode == 124
-    assert "timed out after 0.5 s" in result.stderr
-    assert result.stdout == "started\n"
-    wait_for(lambda: node_processes(transport.root) == [], "the sleeps to die", 5)
-
-
 def test_stop_all_services(transport: LocalTransport) -> None:
     transport.start_service("one", SLEEPER)
     transport.start_service("two", PARENT_WITH_CHILD)
@@ -253,3 +244,50 @@ def test_stop_all_services(transport: LocalTransport) -> None:
 def test_invalid_service_name(transport: LocalTransport) -> None:
     with pytest.raises(ValueError):
         transport.start_service("../evil", SLEEPER)
+
+
+def test_privileged_without_root_goes_through_sudo(transport: LocalTransport, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "sudo").write_text("#!/bin/sh\nprintf '[%s]' \"$@\"\n")
+    (fake_bin / "sudo").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_bin}:{os.environ['PATH']}")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    result = transport.run(["id", "-u"], privileged=True, env={"A": "b c"})
+    # sudo resets the environment: the node's variables travel on the command line
+    assert result.stdout == f"[-n][--][env][A=b c][NDOVU_NODE_ROOT={transport.root}][id][-u]"
+    assert transport.run(["echo", "plain"]).stdout == "plain\n"
+
+
+def test_installs_hold_the_machine_wide_lock(transport: LocalTransport,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # local nodes share one package manager: another process must wait for the lock to
+    # install, but asking what is installed only reads, and waits for nobody
+    held = []
+
+    def run(argv, *, timeout=60.0, env=None, privileged=False):
+        with open(local._PACKAGE_LOCK, "a") as other:
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held.append((argv[0], False))
+                fcntl.flock(other, fcntl.LOCK_UN)
+            except BlockingIOError:
+                held.append((argv[0], True))
+        answers = {"sh": "apt\n", "dpkg-query": "coreutils installed\n"}
+        return CommandResult(0, answers.get(argv[0], ""), "")
+
+    monkeypatch.setattr(transport, "run", run)
+    transport.install_packages(["coreutils", "zookeeper"])
+    assert held == [("sh", False), ("dpkg-query", False), ("dpkg-query", True),
+                    ("apt-get", True)]
+
+
+def test_write_file_bytes_and_upload(transport: LocalTransport, tmp_path: Path) -> None:
+    transport.write_file("bin/blob", b"\x00\xff", mode=0o700)
+    assert (transport.root / "bin/blob").read_bytes() == b"\x00\xff"
+    source = tmp_path / "src.txt"
+    source.write_text("payload")
+    transport.upload_file("depot/src.txt", str(source), mode=0o600)
+    assert (transport.root / "depot/src.txt").stat().st_mode & 0o777 == 0o600
+    assert transport.read_file("depot/src.txt") == "payload"

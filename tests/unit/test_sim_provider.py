@@ -196,12 +196,12 @@ def test_sim_service_is_healthy_once_its_start_latency_has_passed(tmp_path: Path
 
 def test_the_sim_type_runs_only_on_the_sim_provider(tmp_path: Path) -> None:
     roles = builtin_roles()
-    sim_type = role_support(["sim_service"], roles, "local", ["local", "sim"])
+    sim_type = role_support(["sim_service"], roles, "local", {"local": True, "sim": False})
     assert sim_type["runsOn"] == ["sim"] and not sim_type["runnableHere"]
     assert "runs only on the sim provider" in sim_type["reason"]
     assert "local provider" in sim_type["reason"]
     # and real software cannot run on simulated nodes
-    zookeeper = role_support(["zookeeper"], roles, "sim", ["local", "sim"])
+    zookeeper = role_support(["zookeeper"], roles, "sim", {"local": True, "sim": False})
     assert zookeeper["runsOn"] == ["local"] and not zookeeper["runnableHere"]
     assert "simulated" in zookeeper["reason"]
 
@@ -211,7 +211,8 @@ def test_the_sim_type_runs_only_on_the_sim_provider(tmp_path: Path) -> None:
     app = create_app(ApiContext(
         store=store, catalog=Catalog.load(),
         validate_plan=lambda plan: validate_plan(plan, roles, "local"),
-        role_support=lambda names: role_support(names, roles, "local", ["local", "sim"]),
+        role_support=lambda names: role_support(names, roles, "local",
+                                                {"local": True, "sim": False}),
         notify=lambda: None))
     client = _logged_in(TestClient(app), store)
     shown = client.get("/v1/catalog/sim").json()

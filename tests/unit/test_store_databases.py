@@ -71,6 +71,9 @@ def test_a_database_of_revision_0005_upgrades_with_its_data_and_back(url: str) -
             ("kv-etcd-0", ["etcd"])]
         assert conn.execute(select(events.c.step, events.c.engine)).all() == [
             ("provision", None)]
+        # an operation of the old schema was never a forced delete
+        assert conn.execute(select(operations.c.type, operations.c.force)).all() == [
+            ("CREATE", False)]
     engine.dispose()
     command.downgrade(cfg, "0005")
     command.upgrade(cfg, "head")

@@ -9,7 +9,17 @@ from ndovu.api import errors
 from ndovu.api.auth import require_session, require_user
 from ndovu.api.deps import ApiContext
 from ndovu.api.limits import BodyLimit
-from ndovu.api.routes import auth, catalog, clusters, lifecycle, operations, resources
+from ndovu.api.routes import (
+    auth,
+    catalog,
+    clusters,
+    depot,
+    lifecycle,
+    machines,
+    metrics,
+    operations,
+    resources,
+)
 from ndovu.api.schemas import UNAUTHENTICATED
 from ndovu.api.serengeti import auth as serengeti_auth
 from ndovu.api.serengeti import clusters as serengeti_clusters
@@ -29,6 +39,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(operations.router, dependencies=authenticated)
     app.include_router(catalog.router, dependencies=authenticated)
     app.include_router(resources.router, dependencies=authenticated)
+    app.include_router(machines.router, dependencies=authenticated)  # administrators only
+    app.include_router(depot.router)  # nodes download software: no login (see its module)
+    app.include_router(metrics.router)  # Prometheus: aggregates only, no login (see its module)
     # BDE's API: form login, then the session cookie
     app.include_router(serengeti_auth.router)
     in_session = [Depends(require_session)]

@@ -20,10 +20,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ndovu.api import placement
+from ndovu import placement
 from ndovu.api.deps import ApiContext
-from ndovu.api.placement import Placement
 from ndovu.errors import ConflictError, NdovuError, NotFoundError, SpecError
+from ndovu.placement import Placement
 from ndovu.spec import expand, validate_cluster_name
 from ndovu.spec.model import ClusterPlan, ClusterSpec, GroupPlan, IntRange
 from ndovu.statuses import ClusterStatus, Desired, NodeStatus, OperationType, TaskStatus
@@ -129,6 +129,7 @@ def _placed(s: Session, cluster: Cluster, ctx: ApiContext) -> placement.Resolved
 def create_cluster(ctx: ApiContext, *, name: str, cluster_type: str,
                    node_groups: Sequence[Mapping[str, Any]] = (),
                    configuration: Mapping[str, Any] | None = None,
+                   healing: Mapping[str, Any] | None = None,
                    spec: ClusterSpec | None = None,
                    where: Placement | None = None) -> Operation:
     """A cluster of the catalog type ``cluster_type`` (``node_groups`` override its groups
@@ -136,12 +137,22 @@ def create_cluster(ctx: ApiContext, *, name: str, cluster_type: str,
     is then only recorded)."""
     validate_cluster_name(name)
     where = where or Placement()
+    kind = None
     if spec is None:
         kind = ctx.catalog.get(cluster_type)
         spec, cluster_type = kind.spec, kind.name
     plan = expand(spec, cluster_name=name, cluster_type=cluster_type, overrides=node_groups,
-                  configuration=configuration)
+                  configuration=configuration, healing=healing)
+    # where each role's software comes from: the catalog distro's packages and depot
+    # tarballs (a full spec from the request has no distro; its roles install their own
+    # default packages)
+    plan = replace(plan, software=dict(kind.software) if kind else {})
     ctx.validate_plan(plan)
+    if kind is not None and kind.software_problem:
+        raise SpecError(f"cluster type {kind.name!r} cannot run here: "
+                        f"{kind.software_problem}", field="type",
+                        hint="the operator publishes the distro's software in a catalog "
+                             "folder's distros/ (see the README's software depot)")
     conflict = ConflictError(f"a cluster named {name!r} already exists", field="name",
                              hint="choose another name, or delete the existing cluster first")
     try:
@@ -155,6 +166,13 @@ def create_cluster(ctx: ApiContext, *, name: str, cluster_type: str,
                                  network=placed.network, pool=placed.pool,
                                  network_field=where.network_field,
                                  pool_field=where.pool_field)
+            if placed.network is not None and not placed.network.is_dhcp \
+                    and ctx.static_network_refusal:
+                raise SpecError(f"{where.network_field}: network {placed.network.name!r} "
+                                f"gives static addresses; {ctx.static_network_refusal}",
+                                field=where.network_field,
+                                hint="leave the network out, or name a DHCP network")
+            ctx.check_node_room(s, name, len(plan.nodes()), "nodeGroups")
             cluster = Cluster(
                 name=name, type=cluster_type, plan=plan.to_dict(),
                 status=ClusterStatus.PROVISIONING, desired=Desired.RUNNING, endpoints={},
@@ -173,22 +191,36 @@ def create_cluster(ctx: ApiContext, *, name: str, cluster_type: str,
     return op
 
 
-def delete_cluster(ctx: ApiContext, name: str, *, surface: Surface = V1) -> Operation:
-    """Delete every node; supersedes whatever operation is still in progress."""
+# BDE's API has no forced delete: only /v1 callers are pointed at it
+FORCE_HINT = ("; if the provider keeps refusing, delete with force=true to give up on what "
+              "it will not delete")
+
+
+def delete_cluster(ctx: ApiContext, name: str, *, force: bool = False,
+                   surface: Surface = V1) -> Operation:
+    """Delete every node; supersedes whatever operation is still in progress. ``force``
+    gives up on nodes the provider keeps refusing to delete (after its retries) and says
+    what may be left behind; it also supersedes a delete still in progress."""
     with ctx.store.session() as s:
         cluster = get_cluster(s, name, surface)
         active = s.scalars(select(Operation).where(
             Operation.cluster_id == cluster.id,
             Operation.status.in_([TaskStatus.STARTING, TaskStatus.STARTED]))).all()
         for op in active:
-            if op.type == OperationType.DELETE:
-                raise ConflictError(f"cluster {name!r} is already being deleted by operation "
-                                    f"{op.id}", hint=f"follow {surface.follow.format(id=op.id)}")
+            if op.type == OperationType.DELETE and (op.force or not force):
+                raise ConflictError(
+                    f"cluster {name!r} is already being deleted by operation {op.id}"
+                    + (" (forced)" if op.force else ""),
+                    hint=f"follow {surface.follow.format(id=op.id)}" + (
+                        FORCE_HINT if surface is V1 and not op.force else ""))
         for op in active:
             # delete wins over a create still in progress; the engine stops working on it
             op.status = TaskStatus.ABANDONED
-            op.progress_message = "abandoned: the cluster is being deleted"
+            op.progress_message = ("abandoned: superseded by a forced delete" if force
+                                   and op.type == OperationType.DELETE
+                                   else "abandoned: the cluster is being deleted")
         op = _begin(s, cluster, OperationType.DELETE, ClusterStatus.DELETING, Desired.ABSENT)
+        op.force = force
     ctx.notify()
     return op
 
@@ -253,6 +285,7 @@ def resize_group(ctx: ApiContext, name: str, group: str, count: int, *,
             placement.check_room(s, cluster=name, plan=resized, new_nodes=len(added),
                                  network=placed.network, pool=placed.pool,
                                  network_field=field, pool_field=field)
+            ctx.check_node_room(s, name, len(added), field)
         cluster.plan = resized.to_dict()
         for node in added:
             s.add(Node(cluster_id=cluster.id, name=node.name, group_name=node.group,

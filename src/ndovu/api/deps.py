@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
+from sqlalchemy.orm import Session
 
 from ndovu.api.reading import Reader
 from ndovu.catalog import Catalog
@@ -38,6 +39,13 @@ class ApiContext:
     # carrying one is refused with it (no provider sets node passwords yet, so there is
     # no path that would keep the password)
     password_refusal: str = NO_NODE_PASSWORDS
+    # why this server's provider cannot give nodes a static network's addresses (its nodes
+    # keep their machines' own); None when it can
+    static_network_refusal: str | None = None
+    # (session, cluster, new nodes, field): refuses (422) new nodes the provider has no
+    # room for in the store's records (the machines provider: a free machine per node)
+    check_node_room: Callable[[Session, str, int, str | None], None] = \
+        lambda s, cluster, new_nodes, field: None
     # the largest request body accepted (larger ones: 413 before any route runs)
     max_body_bytes: int = 1 << 20
 

@@ -2,7 +2,7 @@
 /serengeti/api).
 
 Each function takes the ApiContext and plain values, opens the transaction, takes the
-locks the rules need and applies ``ndovu.api.placement``'s rules, so a rule lives there
+locks the rules need and applies ``ndovu.placement``'s rules, so a rule lives there
 once and the order of locking lives here once. The surfaces differ only in their request
 and read shapes: each passes its own ``read`` (row → its JSON), which runs inside the
 transaction because a read shows usage (free addresses, used capacity, the clusters).
@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ndovu.api import placement
+from ndovu import placement
 from ndovu.api.deps import ApiContext
 from ndovu.errors import NotFoundError
 from ndovu.store.models import Datastore, Network, ResourcePool

@@ -98,9 +98,17 @@ class ClusterList(BaseModel):
     clusters: list[ClusterSummary]
 
 
+class HealingRead(BaseModel):
+    enabled: bool
+    unhealthyAfter: int = Field(description="seconds a node stays unwell before repair")
+    maxUnhealthy: str = Field(description="unwell nodes beyond which nothing is repaired: "
+                                          "a count, or a percentage like '40%'")
+
+
 class ClusterRead(ClusterSummary):
     errorMessage: str | None
     configuration: dict[str, Any]
+    healing: HealingRead
     network: str | None = Field(default=None, description="null: the provider's addresses")
     resourcePool: str | None = None
     datastores: list[str] = Field(default_factory=list)

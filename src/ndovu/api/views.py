@@ -7,22 +7,29 @@ objects and Core rows alike (``reads`` serves the hottest one with Core rows).""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
-from ndovu import addresses
-from ndovu.api import placement
+from ndovu import addresses, placement
 from ndovu.spec.model import ClusterPlan, GroupPlan
-from ndovu.store.models import Cluster, Datastore, Event, Network, Node, ResourcePool
+from ndovu.store.models import (
+    Cluster,
+    Datastore,
+    Event,
+    Network,
+    Node,
+    ResourcePool,
+    as_utc,
+)
 
 
 def _iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+    return as_utc(moment).isoformat()
 
 
 def operation_read(op: Any) -> dict[str, Any]:
@@ -113,6 +120,7 @@ def cluster_read(cluster: Any, nodes: Iterable[Any], latest: Any | None) -> dict
         **cluster_summary(cluster, plan),
         "errorMessage": cluster.error_message,
         "configuration": plan.configuration,
+        "healing": plan.healing.to_api(),
         "network": cluster.network_name,
         "resourcePool": cluster.resource_pool_name,
         "datastores": list(cluster.datastore_names or []),

@@ -2,8 +2,9 @@
 
 A folder holds ``specs/map`` (a JSON list of ``{vendor, version, type, appManager, path}``,
 ``path`` relative to ``specs/``), ``distros/manifest`` (a JSON list of ``{name, vendor,
-version, packages}``) and the spec files. ndovu extension: a map entry may carry ``name``
-(the short id used by the API) and ``description``.
+version, packages}``), the spec files, and the depot files the manifests name under
+``distros/`` (see ``ndovu.catalog.depot``). ndovu extension: a map entry may carry
+``name`` (the short id used by the API) and ``description``.
 
 A bad file or entry becomes a CatalogProblem and never hides the types that are fine:
 one operator's typo must not take the whole catalog down.
@@ -18,13 +19,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ndovu.catalog.depot import DISTROS_FOLDER, Depot
 from ndovu.catalog.model import CatalogProblem, CatalogType, type_slug
 from ndovu.errors import SpecError
 from ndovu.spec.parse import parse_spec_text
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 MAP_FILE = Path("specs", "map")
-MANIFEST_FILE = Path("distros", "manifest")
+MANIFEST_FILE = Path(DISTROS_FOLDER, "manifest")
 TYPE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 REQUIRED_MAP_FIELDS = ("vendor", "version", "type", "path")
 
@@ -34,8 +36,10 @@ class Catalog:
 
     def __init__(self, types: Iterable[CatalogType] = (),
                  problems: Iterable[CatalogProblem] = (),
-                 distros: Iterable[dict[str, Any]] = ()):
+                 distros: Iterable[dict[str, Any]] = (), depot: Depot | None = None):
         self._types = {t.name: t for t in types}
+        # the files the distros name, which the server serves to nodes
+        self.depot = depot or Depot([])
         self.problems: list[CatalogProblem] = list(problems)
         # every manifest's distros by name, a later folder's replacing an earlier one's
         # (BDE's GET /distros)
@@ -58,9 +62,14 @@ class Catalog:
         loading = _Loading()
         for root in roots:
             loading.load_root(root)
-        types = [replace(t, distro=_match_distro(t, loading.distros))
-                 for t in loading.types.values()]
-        return cls(types, loading.problems, loading.distros)
+        depot = Depot([root / DISTROS_FOLDER for root in reversed(roots)])
+        types = []
+        for t in loading.types.values():
+            distro = _match_distro(t, loading.distros)
+            software, problem = depot.software(distro, t.roles)
+            types.append(replace(t, distro=distro, software=software,
+                                 software_problem=problem))
+        return cls(types, loading.problems, loading.distros, depot)
 
     def reject(self, name: str, field: str | None, message: str) -> None:
         """Withdraw a type found unusable after loading (e.g. configuration no role

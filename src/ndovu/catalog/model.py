@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from ndovu.spec.model import ClusterSpec
+from ndovu.spec.model import ClusterSpec, RoleSoftware
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,11 @@ class CatalogType:
     spec: ClusterSpec
     distro: dict[str, Any] | None
     roles: tuple[str, ...]
+    # role -> its software as the distro's manifest names it (packages, depot tarballs)
+    software: Mapping[str, RoleSoftware] = field(default_factory=dict)
+    # why the distro's software cannot be installed (a tarball not in the depot), or None
+    software_problem: str | None = None
+
 
 
 def type_slug(display_type: str) -> str:

@@ -57,8 +57,9 @@ class ApiClient:
     def get_cluster(self, name: str) -> Json:
         return self._request("GET", f"/v1/clusters/{quote(name, safe='')}")
 
-    def delete_cluster(self, name: str) -> Json:
-        return self._request("DELETE", f"/v1/clusters/{quote(name, safe='')}")
+    def delete_cluster(self, name: str, *, force: bool = False) -> Json:
+        return self._request("DELETE", f"/v1/clusters/{quote(name, safe='')}"
+                             + ("?force=true" if force else ""))
 
     def stop_cluster(self, name: str) -> Json:
         return self._request("POST", f"/v1/clusters/{quote(name, safe='')}/stop")

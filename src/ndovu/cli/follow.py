@@ -104,6 +104,9 @@ def report_outcome(client: ApiClient, followed: Followed, *, done: str, json_out
     elif op.get("status") == SUCCESS:
         took = f" in {elapsed:.1f} s" if elapsed is not None else ""
         console.print(f"[green]✓[/] {done}{took}.", soft_wrap=True)
+        if op.get("failNodes"):  # a forced delete gave up on these: say what may be left
+            console.print(f"[yellow]![/] {escape(str(op.get('progressMessage') or ''))}",
+                          soft_wrap=True)
         if show_nodes:
             _print_cluster(client, str(op.get("target")))
     else:

@@ -18,6 +18,7 @@ from ndovu.cli.commands import (
     cluster_stop,
     datastore,
     login,
+    machine,
     network,
     operation_show,
     pool,
@@ -72,6 +73,13 @@ datastores.command("create")(datastore.create)
 datastores.command("list")(datastore.list_datastores)
 datastores.command("delete")(datastore.delete)
 
+machines = typer.Typer(no_args_is_help=True,
+                       help="Machines: registered hosts the machines provider puts nodes on.")
+machines.command("add")(machine.add)
+machines.command("list")(machine.list_machines)
+machines.command("show")(machine.show)
+machines.command("remove")(machine.remove)
+
 app.command("server")(server.server)
 app.command("engine")(server.engine)
 app.command("login")(login.login)
@@ -83,3 +91,4 @@ app.add_typer(operation, name="operation")
 app.add_typer(networks, name="network")
 app.add_typer(pools, name="pool")
 app.add_typer(datastores, name="datastore")
+app.add_typer(machines, name="machine")

@@ -50,21 +50,32 @@ def check_instance_types(values: list[str] | None) -> list[str] | None:
     return values
 
 
+def json_object(value: str | None, option: str, example: str) -> dict[str, Any] | None:
+    """``value`` of ``option`` as a JSON object (None when not given); BadParameter
+    saying what is wrong otherwise."""
+    if value is None:
+        return None
+    try:
+        loaded = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"{option} is not valid JSON: {exc.msg} at column "
+                                 f"{exc.colno}") from None
+    if not isinstance(loaded, dict):
+        raise typer.BadParameter(f"{option} must be a JSON object, e.g. {example}")
+    return loaded
+
+
 def parse_settings(values: list[str] | None, configuration: str | None) -> dict[str, Any]:
     """``--configuration JSON`` then ``--set SECTION.KEY=VALUE`` (which wins) → the
     configuration body, e.g. ``spark.worker.cores=2`` → ``{"spark": {"worker.cores": "2"}}``.
     Values stay strings; the server knows each key's type and converts or refuses."""
     merged: dict[str, Any] = {}
-    if configuration:
-        try:
-            loaded = json.loads(configuration)
-        except json.JSONDecodeError as exc:
-            raise typer.BadParameter(f"--configuration is not valid JSON: {exc.msg} at "
-                                     f"column {exc.colno}") from None
-        if not isinstance(loaded, dict) or not all(isinstance(v, dict)
-                                                   for v in loaded.values()):
-            raise typer.BadParameter('--configuration must be a JSON object of sections, '
-                                     'e.g. \'{"spark": {"worker.cores": 2}}\'')
+    example = '\'{"spark": {"worker.cores": 2}}\''
+    loaded = json_object(configuration or None, "--configuration", example)
+    if loaded is not None:
+        if not all(isinstance(v, dict) for v in loaded.values()):
+            raise typer.BadParameter(f"--configuration must be a JSON object of sections, "
+                                     f"e.g. {example}")
         merged = {k: dict(v) for k, v in loaded.items()}
     for raw in values or []:
         key, sep, value = raw.partition("=")

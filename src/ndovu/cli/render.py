@@ -22,6 +22,7 @@ STATUS_STYLES = {
     "PROVISIONING": "cyan", "CONFIGURING": "cyan", "UPDATING": "cyan", "VMRECONFIGURING": "cyan",
     "DELETING": "yellow", "STOPPING": "yellow", "STOPPED": "yellow", "NOT_EXIST": "dim",
     "POWERED_OFF": "dim", "SERVICE_WARNING": "yellow", "SERVICE_UNHEALTHY": "yellow",
+    "SERVICE_STOPPED": "red", "DISCONNECTED": "red",
     "FAILED": "red", "ABANDONED": "red", "ERROR": "red", "PROVISION_ERROR": "red",
     "BOOTSTRAP_FAILED": "red", "UNKNOWN": "yellow",
 }

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from ndovu.engine.leases import current_engine
@@ -39,6 +39,8 @@ log = logging.getLogger("ndovu.engine")
 FAILED_CLUSTER_STATUS: dict[str, ClusterStatus] = {
     OperationType.CREATE: ClusterStatus.PROVISION_ERROR,
     OperationType.RESIZE: ClusterStatus.PROVISION_ERROR,
+    # a repair that failed leaves the cluster as unwell as it found it, and watched
+    OperationType.HEAL: ClusterStatus.SERVICE_WARNING,
 }
 
 
@@ -66,6 +68,14 @@ def count_events(session: Session, op_id: int, node: str, step: str,
     if outcome is not None:
         query = query.where(Event.outcome == outcome)
     return session.scalar(query) or 0
+
+
+def phase_started(session: Session, op_id: int, steps: list[str]) -> datetime | None:
+    """When the operation first finished one of ``steps`` (e.g. the first start of a
+    bootstrap stage's roles): the start of that phase, kept in the store, so a phase's
+    deadline survives a restart and a slow earlier phase does not eat its time."""
+    return session.scalar(select(func.min(Event.at)).where(
+        Event.operation_id == op_id, Event.step.in_(steps), Event.outcome == "ok"))
 
 
 def active_operation(session: Session, cluster_id: int) -> Operation | None:
@@ -160,10 +170,17 @@ def mark_action(store: Store, snap: Snapshot, names: Iterable[str],
 
 
 def set_progress(store: Store, snap: Snapshot, progress: int, message: str) -> None:
+    """Progress never goes back, and an operation that ended (a delete may abandon it at
+    any moment) keeps its last words: one conditional UPDATE, no read-then-write race."""
+    progress = min(99, progress)
     with store.session() as s:
-        op = s.get(Operation, snap.op_id)
-        if op is not None and op.status not in TERMINAL_TASK_STATUSES:
-            op.progress, op.progress_message = min(99, max(op.progress, progress)), message
+        s.execute(update(Operation)
+                  .where(Operation.id == snap.op_id,
+                         Operation.status.not_in(list(TERMINAL_TASK_STATUSES)))
+                  .values(progress=case((Operation.progress > progress, Operation.progress),
+                                        else_=progress),
+                          progress_message=message)
+                  .execution_options(synchronize_session=False))
 
 
 def forget_nodes(store: Store, snap: Snapshot, names: Iterable[str]) -> None:
@@ -297,11 +314,20 @@ def fail(store: Store, snap: Snapshot, node_errors: dict[str, str],
 def deleted(store: Store, snap: Snapshot, node_names: list[str]) -> None:
     """The cluster is gone: remove its rows, keep its operations and events."""
     with store.session() as s:
+        # what a forced delete gave up on (ndovu.engine.reconciler.Reconciler._forget)
+        left = list(s.scalars(select(Event).where(
+            Event.operation_id == snap.op_id, Event.step == "forget node")
+            .order_by(Event.id)))
+        done = f"cluster {snap.name} deleted"
+        if left:
+            done += (f" by force; {len(left)} node(s) the provider would not delete may be "
+                     "left behind: " + "; ".join(f"{e.node}: {e.message}" for e in left))
         for op in s.scalars(select(Operation).where(Operation.cluster_id == snap.cluster_id)):
             op.cluster_id = None
             if op.id == snap.op_id:
-                finish(op, TaskStatus.COMPLETED, succeed=node_names, fail=[],
-                       message=f"cluster {snap.name} deleted")
+                finish(op, TaskStatus.COMPLETED,
+                       succeed=[n for n in node_names if n not in {e.node for e in left}],
+                       fail=[e.node for e in left if e.node], message=done)
                 event(s, op, snap.name, "cluster deleted", "ok", duration_s=snap.elapsed_s())
         cluster = s.get(Cluster, snap.cluster_id)
         if cluster is not None:

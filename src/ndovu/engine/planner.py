@@ -62,20 +62,17 @@ UNIMPLEMENTED_NOTE = ("ndovu has no implementation of them (BDE installed such r
                       "them; nothing is installed that ndovu cannot really run")
 
 
-# providers whose nodes are simulated and run no software: only a role that names the
-# provider in its ``providers`` runs there (the sim provider's ``sim_service``)
-SIMULATED_PROVIDERS = frozenset({"sim"})
-
-
-def runs_on(role: Role, provider: str) -> bool:
+def runs_on(role: Role, provider: str, runs_software: bool = True) -> bool:
     """Whether ``role`` runs on ``provider``: the providers the role names in an optional
-    ``providers`` attribute, or else every provider whose machines run real software."""
+    ``providers`` attribute, or else every provider whose machines run real software (the
+    provider's ``runs_software`` capability; the sim provider's nodes run none)."""
     only = getattr(role, "providers", None)
-    return provider in only if only is not None else provider not in SIMULATED_PROVIDERS
+    return provider in only if only is not None else runs_software
 
 
 def not_runnable_reason(role_names: Iterable[str], roles: Mapping[str, Role],
-                        provider: str | None = None) -> str | None:
+                        provider: str | None = None,
+                        runs_software: bool = True) -> str | None:
     """Why a cluster with these roles cannot run on this server (with ``provider``, also:
     on that provider), or None when it can."""
     names = list(dict.fromkeys(role_names))
@@ -84,7 +81,7 @@ def not_runnable_reason(role_names: Iterable[str], roles: Mapping[str, Role],
         return (f"it needs the roles {', '.join(missing)}; {UNIMPLEMENTED_NOTE} (roles ndovu "
                 f"runs: {', '.join(sorted(roles)) or 'none'})")
     for name in names:
-        if provider is None or runs_on(roles[name], provider):
+        if provider is None or runs_on(roles[name], provider, runs_software):
             continue
         only = getattr(roles[name], "providers", None)
         if only is not None:
@@ -100,14 +97,16 @@ def not_runnable_reason(role_names: Iterable[str], roles: Mapping[str, Role],
 
 
 def role_support(role_names: Iterable[str], roles: Mapping[str, Role], provider: str,
-                 providers: Iterable[str]) -> dict[str, Any]:
-    """What the catalog tells a user about running a type: where it can run, whether it
-    can run here and why not, and each role with the settings it understands."""
+                 providers: Mapping[str, bool]) -> dict[str, Any]:
+    """What the catalog tells a user about running a type: where it can run (of
+    ``providers``: name -> whether its machines run real software), whether it can run
+    here and why not, and each role with the settings it understands."""
     names = list(dict.fromkeys(role_names))
-    reason = not_runnable_reason(names, roles, provider)
+    reason = not_runnable_reason(names, roles, provider, providers.get(provider, True))
     implemented = all(n in roles for n in names)
     return {
-        "runsOn": [p for p in providers if all(runs_on(roles[n], p) for n in names)]
+        "runsOn": [p for p, real in providers.items()
+                   if all(runs_on(roles[n], p, real) for n in names)]
         if implemented else [],
         "runnableHere": reason is None,
         "provider": provider,
@@ -139,12 +138,13 @@ def check_spec_configuration(spec: ClusterSpec, roles: Mapping[str, Role]) -> No
 
 
 def validate_plan(plan: ClusterPlan, roles: Mapping[str, Role],
-                  provider: str | None = None) -> list[list[str]]:
+                  provider: str | None = None, runs_software: bool = True) -> list[list[str]]:
     """Refuse up front a plan this server cannot run; return its bootstrap stages."""
-    reason = not_runnable_reason(plan_roles(plan), roles, provider)
+    reason = not_runnable_reason(plan_roles(plan), roles, provider, runs_software)
     if reason:
         missing = [r for r in plan_roles(plan) if r not in roles or roles[r].unsupported_reason()
-                   or (provider is not None and not runs_on(roles[r], provider))]
+                   or (provider is not None
+                       and not runs_on(roles[r], provider, runs_software))]
         where = next((i for i, g in enumerate(plan.groups)
                       if any(r in missing for r in g.roles)), 0)
         where_to = f"the {provider} provider" if provider else "this server"

@@ -27,6 +27,7 @@ a 1,000-node cluster costs tens of transactions, not thousands.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Executor, wait
@@ -43,10 +44,13 @@ from ndovu.errors import NdovuError
 from ndovu.providers.base import NodeInfo, NodeRequest, Provider
 from ndovu.roles.base import Health, Member, Role, RoleContext
 from ndovu.spec.expand import deep_merge
-from ndovu.spec.model import NodePlan
+from ndovu.spec.model import ClusterPlan, NodePlan
 from ndovu.statuses import Desired, NodeStatus, OperationType
 from ndovu.store.db import Store
 from ndovu.store.models import Node
+from ndovu.transports.base import Transport
+
+log = logging.getLogger("ndovu.engine")
 
 # how often to look again while software is coming up; a large stage is looked at less
 # often (HEALTH_POLL_PER_NODE_S per node checked: a 1,000-node stage once a second), since
@@ -59,6 +63,31 @@ T = TypeVar("T")
 Members = Mapping[str, tuple[Member, ...]]
 # one finished piece of node work: (item, result or None, error or None, seconds taken)
 Finished = tuple[Any, Any, BaseException | None, float]
+
+
+def health_requeue_s(nodes_checked: int, took_s: float, cpu_s: float) -> float:
+    """Seconds from the end of a round of health checks to the next round.
+
+    Rounds begin every HEALTH_POLL_S (HEALTH_POLL_PER_NODE_S per node for a large
+    stage), counted from when the last round began: a check that waited for its answer
+    (etcd holds a request until its member has a quorum, up to the probe's timeout) has
+    waited that long already, and the nodes it held back are looked at again at once.
+    Waiting costs nothing; the CPU the checks burned (``cpu_s``) does, so the next
+    round is never sooner than that: at most half the engine's time goes to checking.
+    """
+    interval = max(HEALTH_POLL_S, HEALTH_POLL_PER_NODE_S * nodes_checked)
+    return max(interval - took_s, cpu_s)
+
+
+@dataclass(frozen=True)
+class ProviderCall:
+    """One provider call for one node; its failures are retried per (node, step)."""
+
+    node: str
+    step: str
+    work: Callable[[], Any]
+    # the node's status once the call failed (a node whose create failed does not exist)
+    failed_status: NodeStatus | None = None
 
 
 @dataclass(frozen=True)
@@ -83,11 +112,23 @@ def _timed(work: Callable[[], T]) -> tuple[T | None, BaseException | None, float
         return None, exc, time.monotonic() - began
 
 
+def members_of(nodes: list[NodePlan], infos: Mapping[str, NodeInfo]) -> Members:
+    """Each role's members, in plan order (groups in spec order, then index)."""
+    members: dict[str, list[Member]] = {}
+    for node in nodes:
+        member = Member(node.name, node.group, node.index, infos[node.name].address)
+        for role in node.roles:
+            members.setdefault(role, []).append(member)
+    return {role: tuple(ms) for role, ms in members.items()}
+
+
 class Reconciler:
     def __init__(self, store: Store, provider: Provider, roles: Mapping[str, Role],
                  node_pool: Executor, *, bootstrap_timeout_s: float = 600.0,
-                 retry: RetryPolicy | None = None):
+                 retry: RetryPolicy | None = None, depot_url: str = ""):
         self.store = store
+        # where nodes download the software depot's files (roles' tarballs)
+        self.depot_url = depot_url
         self.provider = provider
         self.roles = roles
         self.node_pool = node_pool
@@ -155,6 +196,44 @@ class Reconciler:
             return EndPass(min(retry_in.values()))
         return None
 
+    def _provider_round(self, snap: Snapshot, calls: list[ProviderCall], action: str,
+                        on_ok: Callable[[Session, Node | None, ProviderCall, Any, float], None],
+                        *, rows: Callable[[Session, list[str]], dict[str, Node]] | None = None,
+                        error_prefix: str = "") -> tuple[dict[str, float], dict[str, str]]:
+        """One round of provider calls, the same for every verb: calls whose next attempt
+        is not due yet wait without a pool slot; the others run in parallel; a failure is
+        retried with back-off (``engine.retries``) or final. ``on_ok`` records a success
+        on the node's row. Returns (nodes waiting to try again with the seconds until then,
+        nodes failed for good with their errors)."""
+        retry_in = {c.node: self.retries.wait(snap, c.node, c.step) for c in calls}
+        retry_in = {name: left for name, left in retry_in.items() if left > 0}
+        todo = [c for c in calls if c.node not in retry_in]
+        failures: dict[str, str] = {}
+        if not todo:
+            return retry_in, failures
+        journal.mark_action(self.store, snap, [c.node for c in todo], action)
+        for batch in self._finished(todo, lambda call: call.work()):
+            with self.store.session() as s:
+                names = [call.node for call, *_ in batch]
+                found = rows(s, names) if rows else journal.rows_named(s, snap, names)
+                for call, result, exc, took in batch:
+                    row = found.get(call.node)
+                    if exc is None:
+                        self.retries.succeeded(snap, call.node, call.step)
+                        on_ok(s, row, call, result, took)
+                        continue
+                    text = _error_text(exc)
+                    error = self.retries.failed(s, snap, call.node, call.step, exc, text, took)
+                    if row is not None and call.failed_status is not None:
+                        row.status = call.failed_status
+                    if error is None:
+                        retry_in[call.node] = self.retries.wait(snap, call.node, call.step)
+                        if row is not None:
+                            row.action = f"{call.step} failed, trying again: {text}"[:200]
+                    else:
+                        failures[call.node] = f"{error_prefix}{error}"
+        return retry_in, failures
+
     # -- create / start / resize / scale: converge -----------------------------------
 
     def _converge(self, snap: Snapshot) -> float | None:
@@ -172,7 +251,7 @@ class Reconciler:
         if outcome is not None:
             return outcome.requeue_after
 
-        members = self._members(desired, infos)
+        members = members_of(desired, infos)
         ready_roles: set[str] = set()
         for stage in stages:
             outcome = self._bootstrap_stage(snap, stage, desired, infos, members, ready_roles)
@@ -210,9 +289,9 @@ class Reconciler:
                          key=lambda i: (i.group, -i.index))
         if leaving:
             staying = [n for n in desired if n.name in observed]
-            members = self._members(staying, observed)
+            members = members_of(staying, observed)
             for info in leaving:
-                error = self._decommission_node(snap, info, stages, members)
+                error = self._decommission_node(snap, info, stages, members, observed)
                 if error is not None:
                     journal.fail(self.store, snap, {info.name: error}, keep_node_status=True)
                     return EndPass(None)
@@ -222,13 +301,13 @@ class Reconciler:
         return None
 
     def _decommission_node(self, snap: Snapshot, info: NodeInfo, stages: list[list[str]],
-                           members: Members) -> str | None:
+                           members: Members, nodes: Mapping[str, NodeInfo]) -> str | None:
         """Decommission and stop every role of the node (reverse stage order), then delete
         it; return the error that stopped this, or None."""
         group = snap.plan.group(info.group)
         roles = [r for stage in reversed(stages) for r in stage
                  if group is not None and r in group.roles]
-        ctx = self._context(snap, info, members)
+        ctx = self.role_context(snap.name, snap.plan, info, members, nodes)
         steps: list[tuple[str, Callable[[], Any]]] = [
             (f"decommission {role}", lambda role=role: self.roles[role].decommission(ctx))
             for role in roles]
@@ -254,17 +333,7 @@ class Reconciler:
         """Make every desired node exist and run: (nodes, failed nodes with their errors,
         nodes waiting to try again with the seconds until then)."""
         infos = {n.name: observed[n.name] for n in desired if n.name in observed}
-        failures: dict[str, str] = {}
-
-        def step_of(node: NodePlan) -> str:
-            return "power on" if node.name in observed else "provision"
-
-        wanted = [n for n in desired
-                  if n.name not in observed or not observed[n.name].powered_on]
-        retry_in = {n.name: self.retries.wait(snap, n.name, step_of(n)) for n in wanted}
-        retry_in = {name: left for name, left in retry_in.items() if left > 0}
-        # nodes whose next attempt is not due yet wait without taking a pool slot
-        todo = [n for n in wanted if n.name not in retry_in]
+        plans = {n.name: n for n in desired}
 
         def provision(node: NodePlan) -> NodeInfo:
             if node.name in observed:
@@ -274,45 +343,34 @@ class Reconciler:
                 cpu=node.cpu, memory_mb=node.memory_mb, storage_gb=node.storage_gb,
                 address_pool=snap.address_pool))
 
-        def provisioned(s: Session, rows: Mapping[str, Node], node: NodePlan,
-                        info: NodeInfo | None, exc: BaseException | None, took: float) -> None:
-            step, row = step_of(node), rows[node.name]
-            if info is None:
-                error = self.retries.failed(s, snap, node.name, step, exc, _error_text(exc), took)
-                if step == "provision":
-                    row.status = NodeStatus.NOT_EXIST
-                if error is None:
-                    retry_in[node.name] = self.retries.wait(snap, node.name, step)
-                    row.action = f"{step} failed, trying again: {_error_text(exc)}"[:200]
-                else:
-                    failures[node.name] = error
-                    row.error_message, row.action = error, None
-                return
-            self.retries.succeeded(snap, node.name, step)
-            infos[node.name] = info
+        def provisioned(s: Session, row: Node | None, call: ProviderCall, info: NodeInfo,
+                        took: float) -> None:
+            assert row is not None  # node_rows makes the rows it lacks
+            infos[call.node] = info
             row.address, row.provider_id = info.address, info.provider_id
             row.status, row.error_message, row.action = (
                 NodeStatus.VM_READY, None, "provisioned")
-            if step == "power on":
+            if call.step == "power on":
                 # a node that was off runs nothing: every role starts again
                 row.roles_started = []
-                snap.roles_started[node.name] = []
+                snap.roles_started[call.node] = []
             elif row.roles_ever_started:
                 # made anew (the provider had lost it): no data, so it joins its peers
                 row.roles_ever_started = []
-                snap.roles_ever_started[node.name] = []
-            journal.event(s, snap.op_id, snap.name, step, "ok", node=node.name,
+                snap.roles_ever_started[call.node] = []
+            journal.event(s, snap.op_id, snap.name, call.step, "ok", node=call.node,
                           duration_s=took, message=f"address {info.address}")
 
-        if todo:
-            journal.mark_action(self.store, snap, [n.name for n in todo],
-                                "powering on" if all(n.name in observed for n in todo)
-                                else "provisioning")
-            for batch in self._finished(todo, provision):
-                with self.store.session() as s:
-                    rows = journal.node_rows(s, snap, [node for node, *_ in batch])
-                    for node, info, exc, took in batch:
-                        provisioned(s, rows, node, info, exc, took)
+        wanted = [n for n in desired
+                  if n.name not in observed or not observed[n.name].powered_on]
+        calls = [ProviderCall(n.name, "power on", lambda n=n: provision(n))
+                 if n.name in observed else
+                 ProviderCall(n.name, "provision", lambda n=n: provision(n),
+                              failed_status=NodeStatus.NOT_EXIST) for n in wanted]
+        retry_in, failures = self._provider_round(
+            snap, calls, "powering on" if all(n.name in observed for n in wanted)
+            else "provisioning", provisioned,
+            rows=lambda s, names: journal.node_rows(s, snap, [plans[n] for n in names]))
         self._adopt(snap, desired, infos)
         return infos, failures, retry_in
 
@@ -340,23 +398,29 @@ class Reconciler:
                                   node=node.name, message=f"the provider has it, at "
                                   f"{info.address}; made before a restart")
 
-    def _members(self, nodes: list[NodePlan], infos: Mapping[str, NodeInfo]) -> Members:
-        members: dict[str, list[Member]] = {}
-        for node in nodes:  # plan order: groups in spec order, then index
-            member = Member(node.name, node.group, node.index, infos[node.name].address)
-            for role in node.roles:
-                members.setdefault(role, []).append(member)
-        return {role: tuple(ms) for role, ms in members.items()}
+    def role_context(self, cluster: str, plan: ClusterPlan, info: NodeInfo, members: Members,
+                     nodes: Mapping[str, NodeInfo], *, joining: bool = False) -> RoleContext:
+        """What a role's step on the node ``info`` is given."""
+        group = plan.group(info.group)
+        configuration = deep_merge(plan.configuration, group.configuration if group else {})
 
-    def _context(self, snap: Snapshot, info: NodeInfo, members: Members, *,
-                 joining: bool = False) -> RoleContext:
-        group = snap.plan.group(info.group)
-        configuration = deep_merge(snap.plan.configuration,
-                                   group.configuration if group else {})
-        return RoleContext(cluster=snap.name,
+        def peer_transport(member: Member) -> Transport:
+            return self.provider.transport(nodes[member.name])
+
+        return RoleContext(cluster=cluster,
                            node=Member(info.name, info.group, info.index, info.address),
                            transport=self.provider.transport(info), members=members,
-                           configuration=configuration, joining=joining)
+                           configuration=configuration, joining=joining,
+                           software=plan.software, depot_url=self.depot_url,
+                           peer_transport=peer_transport)
+
+    def _stage_elapsed_s(self, snap: Snapshot, stage: list[str]) -> float:
+        """How long the stage has been starting: since its first role started in this
+        operation (the deadline is per stage, so slow provisioning or a slow earlier
+        stage leaves it its whole budget), or since the operation began when none has."""
+        with self.store.session() as s:
+            began = journal.phase_started(s, snap.op_id, [f"start {role}" for role in stage])
+        return snap.elapsed_s(began)
 
     def _bootstrap_stage(self, snap: Snapshot, stage: list[str], desired: list[NodePlan],
                          infos: dict[str, NodeInfo], members: Members,
@@ -376,7 +440,8 @@ class Reconciler:
         # founded the cluster restart as its members, and a create never joins.
         ever = snap.roles_ever_started
         founded = {r for n, r in work if r in ever.get(n.name, [])}
-        may_join = snap.op_type in (OperationType.RESIZE, OperationType.START)
+        may_join = snap.op_type in (OperationType.RESIZE, OperationType.START,
+                                    OperationType.HEAL)
 
         def joins(item: tuple[NodePlan, str]) -> bool:
             node, role = item
@@ -392,7 +457,9 @@ class Reconciler:
 
         def start(item: tuple[NodePlan, str]) -> None:
             node, role = item
-            ctx = self._context(snap, infos[node.name], members, joining=joins(item))
+            ctx = self.role_context(snap.name, snap.plan, infos[node.name], members, infos,
+                                joining=joins(item))
+            self.roles[role].install(ctx)
             self.roles[role].configure(ctx)
             self.roles[role].start(ctx)
 
@@ -434,7 +501,7 @@ class Reconciler:
             journal.fail(self.store, snap, failures)
             return EndPass(None)
         if not_yet:
-            if snap.elapsed_s() > self.bootstrap_timeout_s:
+            if self._stage_elapsed_s(snap, stage) > self.bootstrap_timeout_s:
                 journal.fail(self.store, snap, not_yet,
                              f"timed out after {self.bootstrap_timeout_s:g} s: the running "
                              "cluster did not admit " + "; ".join(
@@ -448,9 +515,17 @@ class Reconciler:
         unstarted = {n.name for n, r in work if (n.name, r) not in checked_keys}
         health: dict[tuple[str, str], Health] = {}
 
+        # CPU seconds each check used on its pool thread (waiting for an answer uses none)
+        cpu: list[float] = []
+
         def check(item: tuple[NodePlan, str]) -> Health:
             node, role = item
-            return self.roles[role].health(self._context(snap, infos[node.name], members))
+            cpu_began = time.thread_time()
+            try:
+                return self.roles[role].health(
+                    self.role_context(snap.name, snap.plan, infos[node.name], members, infos))
+            finally:
+                cpu.append(time.thread_time() - cpu_began)
 
         began = time.monotonic()
         for batch in self._finished(checked, check):
@@ -467,7 +542,7 @@ class Reconciler:
         waiting = {key: h for key, h in health.items() if not h.ok}
         if not waiting:
             return EndPass(0.0) if unstarted else None  # the next one joins at once
-        if snap.elapsed_s() > self.bootstrap_timeout_s:
+        if self._stage_elapsed_s(snap, stage) > self.bootstrap_timeout_s:
             detail = "; ".join(f"{n}: {r} {h.message}" for (n, r), h in sorted(waiting.items()))
             journal.fail(
                 self.store, snap,
@@ -475,10 +550,7 @@ class Reconciler:
                 f"timed out after {self.bootstrap_timeout_s:g} s waiting for "
                 f"{', '.join(stage)} to become healthy ({detail})")
             return EndPass(None)
-        # look again soon, but less often for many nodes, and never spend more than half
-        # the time checking
-        return EndPass(max(HEALTH_POLL_S, HEALTH_POLL_PER_NODE_S * len(checked),
-                           checking_took))
+        return EndPass(health_requeue_s(len(checked), checking_took, sum(cpu)))
 
     def _scale_next(self, snap: Snapshot, desired: list[NodePlan],
                     infos: dict[str, NodeInfo]) -> EndPass | None:
@@ -495,40 +567,33 @@ class Reconciler:
                          or f"the {self.provider.name} provider cannot scale nodes")
             return EndPass(None)
         node = pending[0]
-        left = self.retries.wait(snap, node.name, "scale node")
-        if left > 0:
-            return EndPass(left)
         size = f"{node.cpu} CPU, {node.memory_mb} MB"
-        journal.mark_action(self.store, snap, [node.name], f"scaling to {size}")
-        info, exc, took = _timed(lambda: self.provider.scale_node(
-            snap.name, node.name, node.cpu, node.memory_mb))
-        if info is not None and (info.cpu, info.memory_mb) != (node.cpu, node.memory_mb):
-            exc = NdovuError(f"the {self.provider.name} provider reports {info.cpu} CPU, "
-                             f"{info.memory_mb} MB after scaling to {size}")
-        error: str | None = None
-        with self.store.session() as s:
-            row = journal.node_row(s, snap, node)
-            if info is None or exc is not None:
-                error = self.retries.failed(s, snap, node.name, "scale node", exc,
-                                            _error_text(exc), took)
-                row.action = None if error else (
-                    f"scale failed, trying again: {_error_text(exc)}"[:200])
-            else:
-                self.retries.succeeded(snap, node.name, "scale node")
+
+        def scale() -> NodeInfo:
+            info = self.provider.scale_node(snap.name, node.name, node.cpu, node.memory_mb)
+            if (info.cpu, info.memory_mb) != (node.cpu, node.memory_mb):
+                raise NdovuError(f"the {self.provider.name} provider reports {info.cpu} CPU, "
+                                 f"{info.memory_mb} MB after scaling to {size}")
+            return info
+
+        def scaled(s: Session, row: Node | None, call: ProviderCall, info: NodeInfo,
+                   took: float) -> None:
+            infos[node.name] = info
+            if row is not None:
                 # the node may have been restarted for it: its roles start again (a no-op
                 # where they still run) and it is SERVICE_READY once healthy
-                row.address, row.status, row.roles_started = (
-                    info.address, NodeStatus.VM_READY, [])
-                row.action = None
-                journal.event(s, snap.op_id, snap.name, "scale node", "ok", node=node.name,
-                              duration_s=took, message=size)
-        if info is None or exc is not None:
-            if error is None:
-                return EndPass(self.retries.wait(snap, node.name, "scale node"))
-            journal.fail(self.store, snap, {node.name: f"scale: {error}"},
-                         keep_node_status=True)
-            return EndPass(None)
-        infos[node.name] = info
+                row.address, row.status, row.roles_started, row.action = (
+                    info.address, NodeStatus.VM_READY, [], None)
+            journal.event(s, snap.op_id, snap.name, "scale node", "ok", node=node.name,
+                          duration_s=took, message=size)
+
+        retry_in, failures = self._provider_round(
+            snap, [ProviderCall(node.name, "scale node", scale)], f"scaling to {size}",
+            scaled, error_prefix="scale: ")
+        outcome = self._end_waiting(snap, retry_in, failures, "scaling",
+                                    keep_node_status=True)
+        if outcome is not None:
+            return outcome
         snap.roles_started[node.name] = []
         done = len(desired) - len(pending) + 1
         journal.set_progress(self.store, snap, int(99 * done / len(desired)),
@@ -545,7 +610,7 @@ class Reconciler:
             return None
         observed = {n.name: n for n in self.provider.list_nodes(snap.name)}
         planned = {n.name: n for n in snap.plan.nodes() if n.name in observed}
-        members = self._members(list(planned.values()), observed)
+        members = members_of(list(planned.values()), observed)
         running = [n for n in planned.values() if observed[n.name].powered_on]
         steps = len(stages) + 1
         for done, stage in enumerate(reversed(stages), start=1):
@@ -562,35 +627,18 @@ class Reconciler:
         journal.done_before_restart(self.store, snap, [
             info.name for info in observed.values() if not info.powered_on],
             "power off", NodeStatus.POWERED_OFF)
-        on = [info for info in observed.values() if info.powered_on]
-        retry_in = {i.name: self.retries.wait(snap, i.name, "power off") for i in on}
-        retry_in = {name: left for name, left in retry_in.items() if left > 0}
-        to_power_off = [info for info in on if info.name not in retry_in]
-        failures: dict[str, str] = {}
-        if to_power_off:
-            journal.mark_action(self.store, snap, [i.name for i in to_power_off],
-                                "powering off")
-            for batch in self._finished(
-                    to_power_off, lambda info: self.provider.power_off(snap.name, info.name)):
-                with self.store.session() as s:
-                    rows = journal.rows_named(s, snap, [info.name for info, *_ in batch])
-                    for info, _, exc, took in batch:
-                        row = rows.get(info.name)
-                        if exc is not None:
-                            error = self.retries.failed(s, snap, info.name, "power off",
-                                                          exc, _error_text(exc), took)
-                            if error is None:
-                                retry_in[info.name] = self.retries.wait(snap, info.name,
-                                                                       "power off")
-                            else:
-                                failures[info.name] = f"power off: {error}"
-                            continue
-                        self.retries.succeeded(snap, info.name, "power off")
-                        if row is not None:
-                            row.status, row.action, row.roles_started = (
-                                NodeStatus.POWERED_OFF, None, [])
-                        journal.event(s, snap.op_id, snap.name, "power off", "ok",
-                                      node=info.name, duration_s=took)
+        def powered_off(s: Session, row: Node | None, call: ProviderCall, _: Any,
+                        took: float) -> None:
+            if row is not None:
+                row.status, row.action, row.roles_started = NodeStatus.POWERED_OFF, None, []
+            journal.event(s, snap.op_id, snap.name, "power off", "ok", node=call.node,
+                          duration_s=took)
+
+        calls = [ProviderCall(info.name, "power off",
+                              lambda info=info: self.provider.power_off(snap.name, info.name))
+                 for info in observed.values() if info.powered_on]
+        retry_in, failures = self._provider_round(snap, calls, "powering off", powered_off,
+                                                  error_prefix="power off: ")
         outcome = self._end_waiting(snap, retry_in, failures, "powering off",
                                     keep_node_status=True)
         if outcome is not None:
@@ -607,7 +655,8 @@ class Reconciler:
 
         def stop(item: tuple[NodePlan, str]) -> None:
             node, role = item
-            self.roles[role].stop(self._context(snap, observed[node.name], members))
+            self.roles[role].stop(self.role_context(snap.name, snap.plan, observed[node.name],
+                                                    members, observed))
 
         journal.mark_action(self.store, snap, sorted({n.name for n, _ in work}),
                             f"stopping {', '.join(sorted({r for _, r in work}))}")
@@ -632,38 +681,52 @@ class Reconciler:
 
     # -- delete ------------------------------------------------------------------------
 
+    def _forget(self, snap: Snapshot, failures: Mapping[str, str]) -> None:
+        """A forced delete gives up on these nodes: the provider drops its record of each
+        and says what may be left behind, which an event keeps."""
+        for name, error in sorted(failures.items()):
+            try:
+                left = self.provider.forget_node(snap.name, name)
+            except Exception as exc:
+                left = f"everything: forgetting it failed too ({_error_text(exc)})"
+            with self.store.session() as s:
+                row = journal.rows_named(s, snap, [name]).get(name)
+                if row is not None:
+                    row.status, row.action = NodeStatus.UNKNOWN, None
+                journal.event(s, snap.op_id, snap.name, "forget node", "left behind",
+                              node=name, message=f"{error}; may be left behind: {left}")
+            log.warning("cluster %s: forced delete gave up on node %s (%s); may be left "
+                        "behind: %s", snap.name, name, error, left)
+
+
     def _delete(self, snap: Snapshot) -> float | None:
-        observed = self.provider.list_nodes(snap.name)
+        try:
+            observed = self.provider.list_nodes(snap.name)
+        except Exception as exc:
+            if not snap.force:
+                raise
+            self._forget(snap, {name: f"listing the provider's nodes failed: "
+                                      f"{_error_text(exc)}" for name in snap.node_groups})
+            journal.deleted(self.store, snap, sorted(snap.node_groups))
+            return None
         present = {info.name for info in observed}
         journal.done_before_restart(self.store, snap, [
             name for name in snap.node_groups if name not in present],
             "delete node", NodeStatus.NOT_EXIST)
-        retry_in = {i.name: self.retries.wait(snap, i.name, "delete node") for i in observed}
-        retry_in = {name: left for name, left in retry_in.items() if left > 0}
-        todo = [info for info in observed if info.name not in retry_in]
-        failures: dict[str, str] = {}
-        if todo:
-            journal.mark_action(self.store, snap, [n.name for n in todo], "deleting")
-            for batch in self._finished(
-                    todo, lambda info: self.provider.delete_node(snap.name, info.name)):
-                with self.store.session() as s:
-                    rows = journal.rows_named(s, snap, [info.name for info, *_ in batch])
-                    for info, _, exc, took in batch:
-                        if exc is not None:
-                            error = self.retries.failed(s, snap, info.name, "delete node",
-                                                          exc, _error_text(exc), took)
-                            if error is None:
-                                retry_in[info.name] = self.retries.wait(snap, info.name,
-                                                                       "delete node")
-                            else:
-                                failures[info.name] = error
-                            continue
-                        self.retries.succeeded(snap, info.name, "delete node")
-                        if info.name in rows:
-                            rows[info.name].status = NodeStatus.NOT_EXIST
-                            rows[info.name].action = None
-                        journal.event(s, snap.op_id, snap.name, "delete node", "ok",
-                                      node=info.name, duration_s=took)
+        def deleted(s: Session, row: Node | None, call: ProviderCall, _: Any,
+                    took: float) -> None:
+            if row is not None:
+                row.status, row.action = NodeStatus.NOT_EXIST, None
+            journal.event(s, snap.op_id, snap.name, "delete node", "ok", node=call.node,
+                          duration_s=took)
+
+        calls = [ProviderCall(info.name, "delete node",
+                              lambda info=info: self.provider.delete_node(snap.name, info.name))
+                 for info in observed]
+        retry_in, failures = self._provider_round(snap, calls, "deleting", deleted)
+        if snap.force and failures:
+            self._forget(snap, failures)
+            failures = {}
         outcome = self._end_waiting(snap, retry_in, failures, "deleting")
         if outcome is not None:
             return outcome.requeue_after

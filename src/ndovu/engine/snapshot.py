@@ -11,7 +11,7 @@ from ndovu.engine import journal
 from ndovu.spec.model import ClusterPlan
 from ndovu.statuses import TaskStatus
 from ndovu.store.db import Store
-from ndovu.store.models import Cluster, Network
+from ndovu.store.models import Cluster, Network, as_utc
 
 
 @dataclass
@@ -24,6 +24,8 @@ class Snapshot:
     op_started: datetime
     # the active operation's OperationType (CREATE, START, STOP, RESIZE, SCALE, DELETE)
     op_type: str = ""
+    # a forced delete: nodes the provider keeps refusing to delete are given up on
+    force: bool = False
     # node name -> roles already started on it (persisted bootstrap progress)
     roles_started: dict[str, list[str]] = field(default_factory=dict)
     # node name -> roles ever started on it, across stops (who founded what, who must join)
@@ -35,13 +37,9 @@ class Snapshot:
     # added are used at once
     address_pool: tuple[tuple[str, str], ...] = ()
 
-    def elapsed_s(self) -> float:
-        return (datetime.now(UTC) - self.op_started).total_seconds()
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    def elapsed_s(self, since: datetime | None = None) -> float:
+        """Seconds since ``since`` (a phase's start), or since the operation started."""
+        return (datetime.now(UTC) - as_utc(since or self.op_started)).total_seconds()
 
 
 def load_snapshot(store: Store, cluster_id: int) -> Snapshot | None:
@@ -65,7 +63,8 @@ def load_snapshot(store: Store, cluster_id: int) -> Snapshot | None:
         return Snapshot(
             cluster_id=cluster.id, name=cluster.name, desired=cluster.desired,
             plan=ClusterPlan.from_dict(cluster.plan), op_id=op.id,
-            op_started=_aware(op.started_at or op.created_at), op_type=op.type,
+            op_started=as_utc(op.started_at or op.created_at), op_type=op.type,
+            force=bool(op.force),
             roles_started={n.name: list(n.roles_started or []) for n in cluster.nodes},
             roles_ever_started={n.name: list(n.roles_ever_started or [])
                                 for n in cluster.nodes},

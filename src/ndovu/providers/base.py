@@ -56,10 +56,21 @@ class Provider(Protocol):
     address_space: str | None
     # why this provider cannot set a cluster password on its nodes; None when it can
     password_refusal: str | None
+    # why this provider cannot give its nodes a static network's addresses (they keep
+    # their machines' own); None when it can
+    static_network_refusal: str | None
+    # whether its machines run real software (the sim provider's are simulated: only
+    # roles naming it in their ``providers`` run there)
+    runs_software: bool
 
     def ensure_node(self, request: NodeRequest) -> NodeInfo: ...
 
     def delete_node(self, cluster: str, name: str) -> None: ...
+
+    def forget_node(self, cluster: str, name: str) -> str:
+        """A forced delete gave up on ``delete_node``: drop the provider's own record of
+        the node without reaching it, so it is never listed (or adopted) again, and say
+        what may be left behind and where."""
 
     def power_on(self, cluster: str, name: str) -> NodeInfo: ...
 

@@ -36,6 +36,8 @@ LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 _NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _TCP_LISTEN = "0A"
 _TRASH_PREFIX = ".trash-"
+# a node a forced delete gave up on (ndovu.providers.base.Provider.forget_node)
+_LEFTOVER_PREFIX = ".leftover-"
 
 
 def listening_addresses() -> set[ipaddress.IPv4Address]:
@@ -97,6 +99,7 @@ class LocalProvider:
     """Nodes as directories under ``state_dir``/nodes, each with an address from ``subnet``."""
 
     name = "local"
+    runs_software = True
     can_scale_nodes = False
     scale_refusal = (
         "the local provider runs each node as processes on this machine; it cannot change "
@@ -105,6 +108,7 @@ class LocalProvider:
         "OpenStack, once configured); to add capacity here, resize the node group instead")
     # nodes bind loopback addresses only: a network's ipBlocks must lie in 127.0.0.0/8
     address_space = str(LOOPBACK)
+    static_network_refusal = None
     password_refusal = (
         "ndovu does not set node passwords on the local provider: its nodes are processes "
         "of this machine's user, with no login of their own to protect")
@@ -275,9 +279,20 @@ class LocalProvider:
         shutil.rmtree(trash, ignore_errors=True)
         self._sweep_trash()
 
+    def forget_node(self, cluster: str, name: str) -> str:
+        node_dir = self._node_dir(name)
+        # renamed out of the nodes' namespace: never listed, never adopted by a new cluster
+        # of the same name; kept for the operator to look at
+        leftover = self.nodes_dir / f"{_LEFTOVER_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
+        with self._lock(), contextlib.suppress(FileNotFoundError):
+            node_dir.rename(leftover)
+            return f"its folder, moved to {leftover}, and any process still running from it"
+        return "any process still running from its folder"
+
     def _sweep_trash(self) -> None:
         for leftover in self.nodes_dir.glob(f"{_TRASH_PREFIX}*"):
             shutil.rmtree(leftover, ignore_errors=True)
 
     def transport(self, node: NodeInfo) -> LocalTransport:
-        return LocalTransport(self._node_dir(node.name), node.address)
+        return LocalTransport(self._node_dir(node.name), node.address,
+                              software_dir=self.state_dir / "software")

@@ -10,15 +10,30 @@ from typing import Any
 from ndovu.errors import ProviderError
 from ndovu.providers.base import Provider
 from ndovu.providers.local import LocalProvider
+from ndovu.providers.machines import MachinesProvider
 from ndovu.providers.sim import SimProvider
+
+
+def _machines(state_dir: Path, **options: Any) -> Provider:
+    # ndovu.server adds the store's inventory and the process's SSH connections
+    return MachinesProvider(**options)
+
 
 # name -> (constructor over the state dir and options, the options it takes)
 _PROVIDERS: dict[str, tuple[Callable[..., Provider], str]] = {
     "local": (LocalProvider, "subnet and max_parallel"),
     "sim": (SimProvider, "boot_latency_s, api_latency_s, max_parallel, failure_rate, seed, "
                          "fail_nodes, refuse_nodes, inventory and subnet"),
+    "machines": (_machines, "node_root, max_parallel and reach_timeout_s"),
 }
 KNOWN_PROVIDERS = tuple(_PROVIDERS)
+
+
+def runs_software() -> dict[str, bool]:
+    """Every known provider, and whether its machines run real software (the catalog's
+    "runs on" lists those where a type's roles can run)."""
+    return {name: bool(getattr(make, "runs_software", True))
+            for name, (make, _) in _PROVIDERS.items()}
 
 
 def make_provider(name: str, state_dir: Path, **options: Any) -> Provider:
@@ -34,4 +49,4 @@ def make_provider(name: str, state_dir: Path, **options: Any) -> Provider:
                             hint=f"the {name} provider takes {takes}") from exc
 
 
-__all__ = ["KNOWN_PROVIDERS", "make_provider"]
+__all__ = ["KNOWN_PROVIDERS", "make_provider", "runs_software"]

@@ -64,9 +64,12 @@ def _patterns(value: str | Sequence[str]) -> tuple[str, ...]:
 
 class SimProvider:
     name = "sim"
+    # simulated machines: only roles naming "sim" in their ``providers`` run there
+    runs_software = False
     can_scale_nodes = True
     scale_refusal = None
     address_space = None  # simulated addresses: a network may use any blocks
+    static_network_refusal = None
     password_refusal = ("the sim provider's nodes are simulated: they have no logins whose "
                         "password ndovu could set")
 
@@ -175,6 +178,10 @@ class SimProvider:
             return
         self._call("delete", name)
         self.inventory.delete(cluster, name)
+
+    def forget_node(self, cluster: str, name: str) -> str:
+        self.inventory.delete(cluster, name)  # the inventory is all a simulated node is
+        return "nothing: a simulated node is its inventory entry, now gone"
 
     def transport(self, node: NodeInfo) -> SimTransport:
         return SimTransport(self.inventory, node.name, node.address)

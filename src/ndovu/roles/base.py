@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from ndovu.errors import NodeBootstrapError
+from ndovu.spec.model import RoleSoftware
 from ndovu.transports.base import Transport
 
 
@@ -129,6 +130,15 @@ def failure_excerpt(log: str, limit: int = 6) -> str:
     return "\n".join(chosen)[-2000:] if chosen else "(no log)"
 
 
+def listening(address: str, port: int, timeout: float = 3.0) -> bool:
+    """Whether something accepts connections on ``address``:``port`` (from the engine)."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def refuse_taken_ports(ctx: RoleContext, role: str, ports: Iterable[int]) -> None:
     """Before starting: fail with a clear error if something already accepts connections
     on one of ``ports`` of the node's address (a refused connection means free)."""
@@ -155,6 +165,15 @@ class RoleContext:
     # True when this node's role joins a cluster that already runs (a resize adds the
     # node): e.g. etcd must ask the running members to admit it before it starts
     joining: bool = False
+    # role name -> its software as the cluster's distro manifest names it (absent: the
+    # role's own default packages)
+    software: Mapping[str, RoleSoftware] = field(default_factory=dict)
+    # the base URL of the server's software depot, as the nodes reach it
+    depot_url: str = ""
+    # the transport of another node of the cluster (a member), for the rare step that
+    # must act on a peer's files: an HDFS DataNode that leaves is named in the
+    # NameNode's excludes file. None where the engine offers no peers (unit tests).
+    peer_transport: Callable[[Member], Transport] | None = None
 
 
 class Role(Protocol):
@@ -171,9 +190,18 @@ class Role(Protocol):
     # optional (read with getattr): ``providers: frozenset[str]``, the only providers the
     # role runs on (sim_service: {"sim"}); without it a role runs on every provider whose
     # machines run real software (engine.planner.runs_on)
+    # optional (read with getattr): ``replaceable: bool``, whether a node of this role whose
+    # machine is gone may be replaced by a fresh one that rejoins and gets its state back
+    # from the others (ZooKeeper, etcd, Kafka, HDFS DataNodes...); without it, False: a
+    # fresh NameNode would format an empty namespace, a fresh Cassandra node at the old
+    # address needs replace_address
 
     def unsupported_reason(self) -> str | None:
         """Why this role cannot run on this machine (missing software), or None."""
+
+    def install(self, ctx: RoleContext) -> None:
+        """Get the role's software onto the node through the transport (idempotent: a
+        no-op when it is there) and check that what the role runs is present."""
 
     def configure(self, ctx: RoleContext) -> None: ...
 

@@ -1,5 +1,8 @@
 """The etcd role: one cluster member per node, from Debian's `etcd-server` package.
 
+The node's package manager installs it (the distro manifest may name other packages);
+the member runs the `etcd` on the node's PATH.
+
 Every listener binds the node's own address: the client port (2379) and the peer port
 (2380); etcd opens no other listener unless asked to (no metrics URL, no pprof), so several
 members run on one machine. etcd logs JSON lines (zap) to stderr, which the transport
@@ -9,6 +12,10 @@ Members are named after their nodes and form the cluster from ``ctx.members["etc
 with ``--initial-cluster-state new``. Once a member's data dir holds its WAL, etcd
 ignores the initial-cluster flags and rejoins with the identity stored there, so a
 restarted node starts from the same argv.
+
+A new cluster's members start in member order, each once the one before it serves its
+peers (see ``_await_previous_member``): started at the same instant, they would hold each
+other's bootstrap questions for up to a second per peer.
 
 A node added to a running cluster (``ctx.joining``) is first admitted by a running member
 (``member add``, through etcd's v3 HTTP gateway), then starts with
@@ -22,20 +29,13 @@ from __future__ import annotations
 import http.client
 import json
 import shlex
-import shutil
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from ndovu.errors import NodeBootstrapError
-from ndovu.roles.base import (
-    Health,
-    Member,
-    RoleContext,
-    Setting,
-    failure_excerpt,
-    refuse_taken_ports,
-    resolve_settings,
-)
+from ndovu.roles.base import Health, Member, RoleContext, Setting
+from ndovu.roles.service import ServiceRole
 
 SERVICE = "etcd"
 CLIENT_PORT = 2379
@@ -43,6 +43,11 @@ PEER_PORT = 2380
 HEALTH_TIMEOUT = 2.0  # etcd 3.4 takes up to ~1 s to say it has no leader
 # member add / remove wait for the change to be committed by a quorum
 MEMBERSHIP_TIMEOUT = 10.0
+# etcd 3.4's own wait for a peer's answer while it bootstraps: a member of a new cluster
+# waits no longer than that for the one before it (etcd would wait as long on its own)
+BOOTSTRAP_TIMEOUT = 1.0
+# how often to look for a previous member that does not listen yet
+PEER_POLL_S = 0.005
 DEFAULT_ELECTION_TIMEOUT_MS = 1000
 
 # etcd flags a cluster's configuration may set (section "etcd"); every other flag is
@@ -71,17 +76,12 @@ SETTINGS = {s.name: s for s in (
 )}
 
 
-def _etcd() -> str | None:
-    return shutil.which("etcd")
-
-
-
-def _get_health(address: str, timeout: float = HEALTH_TIMEOUT) -> tuple[int, str]:
+def _get(address: str, port: int, path: str, timeout: float) -> tuple[int, str]:
     # http.client rather than httpx: no proxy settings from the server's environment
     # may route a loopback health check elsewhere
-    connection = http.client.HTTPConnection(address, CLIENT_PORT, timeout=timeout)
+    connection = http.client.HTTPConnection(address, port, timeout=timeout)
     try:
-        connection.request("GET", "/health")
+        connection.request("GET", path)
         response = connection.getresponse()
         return response.status, response.read(4096).decode("utf-8", errors="replace")
     finally:
@@ -140,31 +140,20 @@ def _token(cluster: str) -> str:
     return f"ndovu-{cluster}"
 
 
-class EtcdRole:
+class EtcdRole(ServiceRole):
     name = "etcd"
+    # a fresh member joins anew: its old incarnation is removed, the new one added
+    replaceable = True
     summary = "an etcd cluster member (Debian's etcd-server package)"
+    service = SERVICE
     provides = frozenset({"etcd"})
-    requires: frozenset[str] = frozenset()
-    uses: frozenset[str] = frozenset()
     config_section = "etcd"
     settings = SETTINGS
-
-    def unsupported_reason(self) -> str | None:
-        if _etcd() is None:
-            return ("etcd needs the etcd server binary and none is on PATH; install it with "
-                    "`apt-get install etcd-server etcd-client`")
-        return None
+    packages = ("etcd-server",)
+    required_programs = ("etcd",)
+    probe_ports = (CLIENT_PORT, PEER_PORT)
 
     # -- configuration ------------------------------------------------------------
-
-    def _members(self, ctx: RoleContext) -> tuple[Member, ...]:
-        return tuple(ctx.members.get(self.name, ()))
-
-    def _settings(self, ctx: RoleContext) -> dict[str, Any]:
-        try:
-            return resolve_settings(self, ctx.configuration)
-        except ValueError as exc:
-            raise NodeBootstrapError(str(exc), node=ctx.node.name, role=self.name) from None
 
     def command(self, ctx: RoleContext, initial_cluster: str | None = None) -> list[str]:
         """The etcd argv of this node: its settings, then ndovu's wiring.
@@ -176,7 +165,7 @@ class EtcdRole:
             raise NodeBootstrapError(
                 f"node {ctx.node.name} is not among the etcd members of cluster "
                 f"{ctx.cluster}", node=ctx.node.name, role=self.name)
-        argv = [_etcd() or "etcd"]
+        argv = ["etcd"]
         for key, value in self._settings(ctx).items():
             text = str(value).lower() if isinstance(value, bool) else str(value)
             argv.append(f"--{key}={text}")
@@ -259,9 +248,14 @@ class EtcdRole:
         value it must start with: every current member, itself included."""
         mine = _peer_url(ctx.node.address)
         members = self._member_list(ctx)
+        # a node made again in the place of one whose machine is gone has no member data:
+        # the old member (started once, so named) cannot be resumed and goes, even at the
+        # same address (etcd's own procedure for a lost member: remove, then add)
+        fresh = not ctx.transport.run(["test", "-d", ctx.transport.path("data/member")],
+                                      timeout=30).ok
         stale = [m for m in members if m.get("name") == ctx.node.name
-                 and mine not in (m.get("peerURLs") or [])]
-        for member in stale:  # an earlier incarnation of this node, at another address
+                 and (fresh or mine not in (m.get("peerURLs") or []))]
+        for member in stale:  # an earlier incarnation of this node
             self._remove_member(ctx, member)
         if stale:
             members = self._member_list(ctx)
@@ -298,24 +292,45 @@ class EtcdRole:
 
     # -- lifecycle ----------------------------------------------------------------
 
-    def start(self, ctx: RoleContext) -> None:
-        transport = ctx.transport
-        node = ctx.node.name
-        reason = self.unsupported_reason()
-        if reason is not None:
-            raise NodeBootstrapError(reason, node=node, role=self.name)
-        if transport.service_running(SERVICE):
+    def _await_previous_member(self, ctx: RoleContext) -> None:
+        """Wait (up to BOOTSTRAP_TIMEOUT) until the member before this one in member order
+        serves its peers.
+
+        A new etcd 3.4 member first asks every peer whether it was bootstrapped already
+        (GET /members, a second each). A peer that has bound its port but is still asking
+        the others answers only once it is done: members started at the same instant
+        hold each other's questions, a second per peer (three members: ~2.4 s to a
+        quorum instead of ~0.25 s). Started once the one before it serves, a member finds
+        every earlier peer answering and every later one not listening yet, and both
+        answers come at once. A restarted member (its data dir has a WAL) asks nothing
+        and serves at once, so its successor hardly waits.
+        """
+        members = self._members(ctx)
+        index = [m.name for m in members].index(ctx.node.name)  # command() checked it
+        if index == 0:
             return
-        argv = self.command(ctx)
-        refuse_taken_ports(ctx, self.name, (CLIENT_PORT, PEER_PORT))
-        if ctx.joining:
-            argv = self.command(ctx, initial_cluster=self._join(ctx))
-            self._write_args(ctx, argv)
-        try:
-            transport.start_service(SERVICE, argv)
-        except OSError as exc:
-            raise NodeBootstrapError(f"could not start etcd on {node}: {exc}",
-                                     node=node, role=self.name) from exc
+        previous = members[index - 1].address
+        deadline = time.monotonic() + BOOTSTRAP_TIMEOUT
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                # held until it serves, when it is bootstrapping itself
+                _get(previous, PEER_PORT, "/members", timeout=left)
+                return
+            except ConnectionRefusedError:  # not listening yet: its start is on the way
+                time.sleep(min(PEER_POLL_S, left))
+            except (OSError, http.client.HTTPException):
+                return  # no answer in time (or a broken one): start as etcd would anyway
+
+    def admit(self, ctx: RoleContext, argv: list[str]) -> list[str]:
+        """A member of a new cluster starts after the one before it (see
+        ``_await_previous_member``); a node joining a running cluster is admitted by a
+        member first, and starts with the cluster's current members."""
+        if not ctx.joining:
+            self._await_previous_member(ctx)
+            return argv
+        argv = self.command(ctx, initial_cluster=self._join(ctx))
+        self._write_args(ctx, argv)
+        return argv
 
     def stop_timeout(self, ctx: RoleContext) -> float:
         """Seconds a member may take to exit on SIGTERM before it is killed."""
@@ -328,20 +343,17 @@ class EtcdRole:
         # gives that up after 5 s plus two election timeouts (7 s by default)
         return 5.0 + 2 * election_ms / 1000 + 3.0
 
-    def stop(self, ctx: RoleContext) -> None:
-        ctx.transport.stop_service(SERVICE, timeout=self.stop_timeout(ctx))
+    def read_log(self, log: str) -> str:
+        return _readable(log)
 
     def health(self, ctx: RoleContext) -> Health:
-        transport = ctx.transport
+        exited = self.exited(ctx)
+        if exited is not None:
+            return exited
         address = ctx.node.address
-        if not transport.service_running(SERVICE):
-            detail = failure_excerpt(_readable(transport.service_log_tail(SERVICE, 200)))
-            # waiting cannot bring an exited process back: tell the engine to fail now
-            return Health(False, f"etcd process is not running; its log says: {detail}",
-                          failed=True)
         where = f"{address}:{CLIENT_PORT}"
         try:
-            status, body = _get_health(address)
+            status, body = _get(address, CLIENT_PORT, "/health", HEALTH_TIMEOUT)
         except ConnectionRefusedError:
             return Health(False, f"connection refused on {where}")
         except TimeoutError:

@@ -33,9 +33,14 @@ class SimServiceRole:
     settings = SETTINGS
     # the providers this role runs on (roles without this attribute need real machines)
     providers = frozenset({"sim"})
+    # a simulated node keeps nothing a fresh one lacks
+    replaceable = True
 
     def unsupported_reason(self) -> str | None:
         return None
+
+    def install(self, ctx: RoleContext) -> None:
+        return None  # nothing to install on a simulated node
 
     def configure(self, ctx: RoleContext) -> None:
         pass  # nothing to configure: the latency is read from the cluster's configuration
@@ -44,7 +49,8 @@ class SimServiceRole:
         # wall-clock time: another engine process may be the one checking health. The
         # engine starts a role once (it remembers roles_started), so no check of whether
         # it runs already: at worst a repeated start delays health by the latency again
-        ctx.transport.write_file(STARTED_FILE, f"{time.time():.3f}\n")
+        # full precision: a time rounded up would lie in the future for a moment
+        ctx.transport.write_file(STARTED_FILE, f"{time.time()!r}\n")
         ctx.transport.start_service(SERVICE, [SERVICE])
 
     def stop(self, ctx: RoleContext) -> None:

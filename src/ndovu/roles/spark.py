@@ -1,9 +1,14 @@
-"""Spark standalone roles: masters and workers, run from the Spark that pyspark carries.
+"""Spark standalone roles: masters and workers, from a Spark distribution in the depot.
 
-SPARK_HOME is the installed ``pyspark`` package folder (it ships bin/spark-class and the
-jars); the role finds it without importing pyspark. Each daemon runs in the foreground
-through ``bin/spark-class``, so the transport's service is the JVM itself and its console
-log (Spark's default log4j2 profile) lands in logs/<service>.log in the node.
+The cluster's distro names a Spark distribution tarball (bin/spark-class, jars/,
+python/lib) in ndovu's software depot, and a JRE package; the node fetches and unpacks
+the tarball (``ndovu.roles.software``) and SPARK_HOME is that folder on the node.
+``scripts/build-distros.sh`` builds one from the pyspark package, which is laid out as a
+Spark distribution; Apache's own ``spark-*-bin-*.tgz`` works the same way. Each daemon
+runs in the foreground through ``bin/spark-class``, so the transport's service is the JVM
+itself and its console log (Spark's default log4j2 profile) lands in logs/<service>.log
+in the node. Executors run PySpark workers with the node's python3 and the distribution's
+python/lib/pyspark.zip.
 
 Every listener binds the node's own address: ``--host`` for the RPC ports, SPARK_LOCAL_IP
 for the web UIs and for the executors a worker launches (they inherit its environment);
@@ -15,26 +20,15 @@ STANDBY, and a standby takes over once the leader's ZooKeeper session expires.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from ndovu.errors import NodeBootstrapError
-from ndovu.roles.base import (
-    Health,
-    Member,
-    RoleContext,
-    Setting,
-    failure_excerpt,
-    refuse_taken_ports,
-    resolve_settings,
-)
+from ndovu.roles.base import Health, Member, RoleContext, Setting
+from ndovu.roles.service import ServiceRole
 from ndovu.roles.zookeeper import CLIENT_PORT as ZOOKEEPER_PORT
 
 MASTER_SERVICE = "spark_master"
@@ -47,7 +41,6 @@ MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 PROPERTIES = "conf/spark-defaults.conf"
 UNIX_PYTHON_SOCKETS = "-Dspark.python.unix.domain.socket.enabled=true"
-INSTALL_HINT = "install it with `pip install 'ndovu[spark]'`"
 
 _DAEMON_MEMORY = Setting(
     "daemon.memory", "size", "heap of the master and worker daemons themselves "
@@ -70,34 +63,6 @@ WORKER_SETTINGS = {s.name: s for s in (
 )}
 
 
-def spark_home() -> Path | None:
-    """The installed pyspark package folder, which is a Spark distribution; None if absent."""
-    spec = importlib.util.find_spec("pyspark")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def _java() -> str | None:
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home and os.access(Path(java_home, "bin", "java"), os.X_OK):
-        return str(Path(java_home, "bin", "java"))
-    return shutil.which("java")
-
-
-def _unsupported_reason() -> str | None:
-    home = spark_home()
-    if home is None:
-        return f"Spark's roles run the Spark that the pyspark package carries; {INSTALL_HINT}"
-    if not (home / "bin" / "spark-class").exists() or not (home / "jars").is_dir():
-        return (f"the pyspark package at {home} has no bin/spark-class or jars folder; "
-                f"reinstall it with `pip install --force-reinstall 'ndovu[spark]'`")
-    if _java() is None:
-        return ("Spark needs a Java runtime (17 or newer) and none is on PATH or in "
-                "JAVA_HOME; install one, e.g. `apt-get install openjdk-17-jre-headless`")
-    return None
-
-
 # no proxy: a node's UI is on a loopback address a proxy cannot reach
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -117,24 +82,16 @@ def _format(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-class _SparkDaemon:
-    """What masters and workers share: settings, environment, start, stop, exit checks."""
+class _SparkDaemon(ServiceRole):
+    """What masters and workers share: properties, environment, the web UI's JSON."""
 
-    name: str
-    service: str
     main_class: str
-    ports: tuple[int, ...]
     config_section = "spark"
-    settings: Mapping[str, Setting]
-
-    def unsupported_reason(self) -> str | None:
-        return _unsupported_reason()
-
-    def _settings(self, ctx: RoleContext) -> dict[str, Any]:
-        try:
-            return resolve_settings(self, ctx.configuration)
-        except ValueError as exc:
-            raise NodeBootstrapError(str(exc), node=ctx.node.name, role=self.name) from None
+    # when the distro names no packages: Spark 4 needs Java 17, Debian 12's default;
+    # python3 runs the PySpark workers of executors
+    packages = ("default-jre-headless", "python3")
+    required_files = ("bin/spark-class", "python/lib/pyspark.zip")
+    required_programs = ("java", "python3")
 
     def properties(self, ctx: RoleContext) -> dict[str, str]:
         raise NotImplementedError
@@ -150,16 +107,13 @@ class _SparkDaemon:
         raise NotImplementedError
 
     def command(self, ctx: RoleContext) -> list[str]:
-        home = spark_home()
-        spark_class = str(home / "bin" / "spark-class") if home else "spark-class"
-        return [spark_class, self.main_class, *self.daemon_args(ctx),
-                "--properties-file", ctx.transport.path(PROPERTIES)]
+        return [f"{self.software_home(ctx)}/bin/spark-class", self.main_class,
+                *self.daemon_args(ctx), "--properties-file", ctx.transport.path(PROPERTIES)]
 
     def environment(self, ctx: RoleContext) -> dict[str, str]:
         transport = ctx.transport
-        home = spark_home()
         return {
-            "SPARK_HOME": str(home) if home else "",
+            "SPARK_HOME": self.software_home(ctx),
             # the node's conf folder, so no spark-env.sh of the installation applies
             "SPARK_CONF_DIR": transport.path("conf"),
             # binds the web UI and every executor port to the node's address
@@ -169,43 +123,11 @@ class _SparkDaemon:
             "SPARK_DAEMON_MEMORY": str(self._settings(ctx)["daemon.memory"]),
         }
 
-    def start(self, ctx: RoleContext) -> None:
-        transport = ctx.transport
-        node = ctx.node.name
-        reason = self.unsupported_reason()
-        if reason is not None:
-            raise NodeBootstrapError(reason, node=node, role=self.name)
-        if transport.service_running(self.service):
-            return
-        if transport.read_file(PROPERTIES) is None:
+    def ready_to_start(self, ctx: RoleContext) -> None:
+        if ctx.transport.read_file(PROPERTIES) is None:
             raise NodeBootstrapError(
-                f"{self.name} on {node} is not configured yet (no {PROPERTIES})",
-                node=node, role=self.name, retryable=True)
-        refuse_taken_ports(ctx, self.name, self.ports)
-        try:
-            transport.start_service(self.service, self.command(ctx),
-                                    env=self.environment(ctx))
-        except OSError as exc:
-            raise NodeBootstrapError(f"could not start {self.name} on {node}: {exc}",
-                                     node=node, role=self.name) from exc
-
-    def stop(self, ctx: RoleContext) -> None:
-        # a worker stops its executors on SIGTERM; the transport kills what is left
-        ctx.transport.stop_service(self.service, timeout=20.0)
-
-    def decommission(self, ctx: RoleContext) -> None:
-        # nothing to hand over: a stopping worker tells the master, which reschedules its
-        # executors elsewhere; the master group's size is fixed by its spec
-        return None
-
-    def _exited(self, ctx: RoleContext) -> Health | None:
-        """A failed Health when the daemon's process is gone (waiting cannot help)."""
-        transport = ctx.transport
-        if transport.service_running(self.service):
-            return None
-        detail = failure_excerpt(transport.service_log_tail(self.service, 200))
-        return Health(False, f"{self.name} process is not running; its log says: {detail}",
-                      failed=True)
+                f"{self.name} on {ctx.node.name} is not configured yet (no {PROPERTIES})",
+                node=ctx.node.name, role=self.name, retryable=True)
 
     def _ui_json(self, ctx: RoleContext, port: int) -> tuple[Any, str | None]:
         """The daemon's web UI JSON, or None and why it did not answer."""
@@ -219,12 +141,13 @@ class _SparkDaemon:
 
 class SparkMasterRole(_SparkDaemon):
     name = "spark_master"
-    summary = "a Spark standalone master (the Spark that the pyspark package carries)"
+    # a master keeps nothing a fresh one lacks (with ZooKeeper, recovery state is there)
+    replaceable = True
+    summary = "a Spark standalone master (a Spark distribution from the depot)"
     service = MASTER_SERVICE
     main_class = MASTER_CLASS
-    ports = (MASTER_PORT, MASTER_UI_PORT)
+    probe_ports = (MASTER_PORT, MASTER_UI_PORT)
     provides = frozenset({"spark_master"})
-    requires: frozenset[str] = frozenset()
     # with ZooKeeper in the cluster, masters start once it is healthy and use it to elect
     # the active master and to keep the state a standby recovers from
     uses = frozenset({"zookeeper"})
@@ -257,7 +180,7 @@ class SparkMasterRole(_SparkDaemon):
                 "--webui-port", str(MASTER_UI_PORT)]
 
     def health(self, ctx: RoleContext) -> Health:
-        exited = self._exited(ctx)
+        exited = self.exited(ctx)
         if exited is not None:
             return exited
         state, problem = self._ui_json(ctx, MASTER_UI_PORT)
@@ -284,13 +207,13 @@ class SparkMasterRole(_SparkDaemon):
 
 class SparkWorkerRole(_SparkDaemon):
     name = "spark_worker"
-    summary = "a Spark standalone worker that runs executors (the Spark of pyspark)"
+    # a worker keeps nothing
+    replaceable = True
+    summary = "a Spark standalone worker that runs executors"
     service = WORKER_SERVICE
     main_class = WORKER_CLASS
-    ports = (WORKER_PORT, WORKER_UI_PORT)
-    provides: frozenset[str] = frozenset()
+    probe_ports = (WORKER_PORT, WORKER_UI_PORT)
     requires = frozenset({"spark_master"})
-    uses: frozenset[str] = frozenset()
     settings = WORKER_SETTINGS
 
     def properties(self, ctx: RoleContext) -> dict[str, str]:
@@ -302,8 +225,7 @@ class SparkWorkerRole(_SparkDaemon):
         # executors inherit the worker's environment, and the JVM reads this variable:
         # their PySpark worker daemons then talk to them over a Unix socket instead of
         # listening on 127.0.0.1 (an application may still choose otherwise)
-        options = [UNIX_PYTHON_SOCKETS, os.environ.get("JAVA_TOOL_OPTIONS", "")]
-        env["JAVA_TOOL_OPTIONS"] = " ".join(o for o in options if o)
+        env["JAVA_TOOL_OPTIONS"] = UNIX_PYTHON_SOCKETS
         return env
 
     def daemon_args(self, ctx: RoleContext) -> list[str]:
@@ -320,7 +242,7 @@ class SparkWorkerRole(_SparkDaemon):
                 master_url(ctx.members)]
 
     def health(self, ctx: RoleContext) -> Health:
-        exited = self._exited(ctx)
+        exited = self.exited(ctx)
         if exited is not None:
             return exited
         state, problem = self._ui_json(ctx, WORKER_UI_PORT)

@@ -1,37 +1,32 @@
-"""The ZooKeeper role: one ensemble member per node, from Debian's `zookeeper` package.
+"""The ZooKeeper role: one ensemble member per node, from Debian's ZooKeeper packages.
 
-Every listener binds the node's own address (client port, quorum and election ports;
-the admin server is off because it would bind 0.0.0.0:8080 on every member), so several
-members run on one machine. Logs go to logs/zookeeper.log in the node, where the
-transport also appends the JVM's own output (both append, so nothing is overwritten).
+The node's package manager installs the software (``libzookeeper-java`` and a headless
+JRE unless the distro manifest names others), and the member runs from the jars Debian
+keeps in /usr/share/java on the node. Every listener binds the node's own address (client
+port, quorum and election ports; the admin server is off because it would bind
+0.0.0.0:8080 on every member), so several members run on one machine. Logs go to
+logs/zookeeper.log in the node, where the transport also appends the JVM's own output
+(both append, so nothing is overwritten).
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 import socket
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from pathlib import PurePosixPath
 
 from ndovu.errors import NodeBootstrapError
-from ndovu.roles.base import (
-    Health,
-    Member,
-    RoleContext,
-    Setting,
-    failure_excerpt,
-    refuse_taken_ports,
-    resolve_settings,
-)
+from ndovu.roles.base import Health, Member, RoleContext, Setting
+from ndovu.roles.service import ServiceRole
 
 SERVICE = "zookeeper"
 CLIENT_PORT = 2181
 QUORUM_PORT = 2888
 ELECTION_PORT = 3888
 
-JAVA_DIR = Path("/usr/share/java")
+# paths on the node, where Debian's packages put the jars
+JAVA_DIR = PurePosixPath("/usr/share/java")
 ZOOKEEPER_JAR = JAVA_DIR / "zookeeper.jar"
 # zookeeper.jar's manifest Class-Path names its other dependencies (jute, slf4j-api,
 # netty, metrics, commons-cli, jetty, ...) by their Debian paths; only the logging
@@ -72,10 +67,6 @@ _MODE = re.compile(r"^Mode:\s*(\S+)", re.MULTILINE)
 _NOT_SERVING = "This ZooKeeper instance is not currently serving requests"
 
 
-def _java() -> str | None:
-    return shutil.which("java")
-
-
 def _ask(address: str, command: bytes, timeout: float = 2.0) -> str:
     """Send a four-letter word and read the answer until the server closes."""
     with socket.create_connection((address, CLIENT_PORT), timeout=timeout) as sock:
@@ -89,29 +80,21 @@ def _ask(address: str, command: bytes, timeout: float = 2.0) -> str:
     return b"".join(chunks).decode("utf-8", errors="replace")
 
 
-class ZooKeeperRole:
+class ZooKeeperRole(ServiceRole):
     name = "zookeeper"
-    summary = "an Apache ZooKeeper ensemble member (Debian's zookeeper package)"
+    # a fresh member with the same myid syncs the data from the leader
+    replaceable = True
+    summary = "an Apache ZooKeeper ensemble member (Debian's ZooKeeper packages)"
+    service = SERVICE
     provides = frozenset({"zookeeper"})
-    requires: frozenset[str] = frozenset()
-    uses: frozenset[str] = frozenset()
     config_section = "zookeeper"
     settings = SETTINGS
-
-    def unsupported_reason(self) -> str | None:
-        if _java() is None:
-            return ("ZooKeeper needs a Java runtime and none is on PATH; install it with "
-                    "`apt-get install zookeeper` (which pulls one in)")
-        for jar in (ZOOKEEPER_JAR, *LOGGING_JARS):
-            if not jar.exists():
-                return (f"ZooKeeper needs {jar}, which is missing on this server; install "
-                        "it with `apt-get install zookeeper`")
-        return None
+    packages = ("libzookeeper-java", "default-jre-headless")
+    required_files = (str(ZOOKEEPER_JAR), *map(str, LOGGING_JARS))
+    required_programs = ("java",)
+    probe_ports = (CLIENT_PORT,)
 
     # -- configuration ------------------------------------------------------------
-
-    def _members(self, ctx: RoleContext) -> tuple[Member, ...]:
-        return tuple(ctx.members.get(self.name, ()))
 
     def _my_id(self, ctx: RoleContext) -> int:
         for position, member in enumerate(self._members(ctx), start=1):
@@ -120,12 +103,6 @@ class ZooKeeperRole:
         raise NodeBootstrapError(
             f"node {ctx.node.name} is not among the zookeeper members of cluster "
             f"{ctx.cluster}", node=ctx.node.name, role=self.name)
-
-    def _settings(self, ctx: RoleContext) -> dict[str, Any]:
-        try:
-            return resolve_settings(self, ctx.configuration)
-        except ValueError as exc:
-            raise NodeBootstrapError(str(exc), node=ctx.node.name, role=self.name) from None
 
     def render_config(self, ctx: RoleContext) -> str:
         members = self._members(ctx)
@@ -160,47 +137,30 @@ class ZooKeeperRole:
         transport = ctx.transport
         conf_dir = transport.path("conf")
         classpath = ":".join([conf_dir, str(ZOOKEEPER_JAR), *map(str, LOGGING_JARS)])
-        return [_java() or "java", "-Xmx256m",
-                f"-Dzookeeper.log.dir={transport.path('logs')}",
+        # java from the node's PATH: the JRE its package manager installed
+        return ["java", "-Xmx256m", f"-Dzookeeper.log.dir={transport.path('logs')}",
                 "-cp", classpath, MAIN_CLASS, transport.path("conf/zoo.cfg")]
 
-    def start(self, ctx: RoleContext) -> None:
-        transport = ctx.transport
-        node = ctx.node.name
-        reason = self.unsupported_reason()
-        if reason is not None:
-            raise NodeBootstrapError(reason, node=node, role=self.name)
-        if transport.service_running(SERVICE):
-            return
-        if transport.read_file("conf/zoo.cfg") is None:
+    def ready_to_start(self, ctx: RoleContext) -> None:
+        if ctx.transport.read_file("conf/zoo.cfg") is None:
             raise NodeBootstrapError(
-                f"zookeeper on {node} is not configured yet (no conf/zoo.cfg)",
-                node=node, role=self.name, retryable=True)
+                f"zookeeper on {ctx.node.name} is not configured yet (no conf/zoo.cfg)",
+                node=ctx.node.name, role=self.name, retryable=True)
+
+    def listen_ports(self, ctx: RoleContext) -> list[int]:
         ports = [CLIENT_PORT]
         if len(self._members(ctx)) > 1:
             ports += [QUORUM_PORT, ELECTION_PORT]
-        refuse_taken_ports(ctx, self.name, ports)
-        try:
-            transport.start_service(SERVICE, self.command(ctx))
-        except OSError as exc:
-            raise NodeBootstrapError(f"could not start zookeeper on {node}: {exc}",
-                                     node=node, role=self.name) from exc
+        return ports
 
-    def stop(self, ctx: RoleContext) -> None:
-        ctx.transport.stop_service(SERVICE, timeout=20.0)
-
-    def decommission(self, ctx: RoleContext) -> None:
-        # the ensemble's size is fixed by its spec ([3,3,3]): a member never leaves alone
-        return None
+    # the ensemble's size is fixed by its spec ([3,3,3]): a member never leaves alone, so
+    # decommission is the base's no-op
 
     def health(self, ctx: RoleContext) -> Health:
-        transport = ctx.transport
+        exited = self.exited(ctx)
+        if exited is not None:
+            return exited
         address = ctx.node.address
-        if not transport.service_running(SERVICE):
-            detail = failure_excerpt(transport.service_log_tail(SERVICE, 200))
-            # waiting cannot bring an exited process back: tell the engine to fail now
-            return Health(False, f"zookeeper process is not running; its log says: "
-                                 f"{detail}", failed=True)
         try:
             answer = _ask(address, b"srvr")
         except ConnectionRefusedError:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ndovu.errors import SpecError
+from ndovu.spec.healing import parse_healing
 from ndovu.spec.model import (
     INSTANCE_SIZES,
     ClusterPlan,
@@ -42,6 +43,7 @@ def expand(
     cluster_type: str,
     overrides: Sequence[Mapping[str, Any]] = (),
     configuration: Mapping[str, Any] | None = None,
+    healing: Mapping[str, Any] | None = None,
 ) -> ClusterPlan:
     """Return the plan for one cluster of ``spec``.
 
@@ -62,13 +64,14 @@ def expand(
 
     ``configuration`` is merged over the spec's cluster configuration (nested objects are
     merged, the request wins); group-level configuration is merged the same way and kept
-    on each GroupPlan.
+    on each GroupPlan. ``healing`` (the request's) is laid over the spec's policy.
     """
     validate_cluster_name(cluster_name, [g.name for g in spec.groups])
     by_group = _match_overrides(spec, overrides)
     groups = tuple(_expand_group(g, *by_group.get(g.name, (None, {}))) for g in spec.groups)
     config = deep_merge(spec.configuration, parse_mapping(configuration, "configuration"))
-    return ClusterPlan(cluster_name, cluster_type, groups, config)
+    return ClusterPlan(cluster_name, cluster_type, groups, config,
+                       healing=parse_healing(healing, base=spec.healing))
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ndovu.spec.healing import HealingPolicy
+
 
 class InstanceType(StrEnum):
     SMALL = "SMALL"
@@ -90,6 +92,7 @@ class NodeGroupSpec:
 class ClusterSpec:
     groups: tuple[NodeGroupSpec, ...]
     configuration: dict[str, Any] = field(default_factory=dict)
+    healing: HealingPolicy = field(default_factory=HealingPolicy)
 
     def group(self, name: str) -> NodeGroupSpec | None:
         return next((g for g in self.groups if g.name == name), None)
@@ -124,11 +127,43 @@ class NodePlan:
 
 
 @dataclass(frozen=True)
+class Tarball:
+    """A file of the software depot: ``path`` relative to the depot (the catalog
+    folders' ``distros/``), which nodes download from the server and check against
+    ``sha256`` before they unpack it."""
+
+    path: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class RoleSoftware:
+    """Where one role's software comes from, as the catalog distro's manifest says:
+    packages for the node's package manager, and depot tarballs unpacked on the node."""
+
+    packages: tuple[str, ...] = ()
+    tarballs: tuple[Tarball, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RoleSoftware:
+        if isinstance(data, list):  # plans stored before tarballs: a list of packages
+            return cls(tuple(data))
+        return cls(tuple(data.get("packages") or ()),
+                   tuple(Tarball(**t) for t in data.get("tarballs") or ()))
+
+
+@dataclass(frozen=True)
 class ClusterPlan:
     name: str
     type: str
     groups: tuple[GroupPlan, ...]
     configuration: dict[str, Any] = field(default_factory=dict)
+    # role -> its software, from the catalog distro's manifest; a role missing here
+    # installs its own default packages
+    software: dict[str, RoleSoftware] = field(default_factory=dict)
+    # what ndovu repairs by itself once the cluster runs (ndovu.spec.healing)
+    healing: HealingPolicy = field(default_factory=HealingPolicy)
 
     def nodes(self) -> list[NodePlan]:
         """Every node, named ``<cluster>-<group>-<index>`` (0-based, as BDE names VMs)."""
@@ -152,4 +187,7 @@ class ClusterPlan:
         groups = tuple(
             GroupPlan(**{**g, "roles": tuple(g["roles"])}) for g in data["groups"]
         )
-        return cls(data["name"], data["type"], groups, dict(data.get("configuration") or {}))
+        software = {role: RoleSoftware.from_dict(item)
+                    for role, item in (data.get("software") or {}).items()}
+        return cls(data["name"], data["type"], groups, dict(data.get("configuration") or {}),
+                   software, HealingPolicy.from_dict(data.get("healing")))

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ndovu.errors import SpecError
+from ndovu.spec.healing import parse_healing
 from ndovu.spec.model import Choice, ClusterSpec, InstanceType, IntRange, NodeGroupSpec, StorageSpec
 from ndovu.spec.names import validate_group_name
 
@@ -27,6 +28,7 @@ HA_FLAGS: tuple[str, ...] = ("on", "off", "ft")
 SPEC_KEYS: dict[str, tuple[str, ...]] = {
     "nodeGroups": ("nodeGroups", "groups", "node_groups"),
     "configuration": ("configuration", "cluster_configuration"),
+    "healing": ("healing",),
 }
 GROUP_KEYS: dict[str, tuple[str, ...]] = {
     "name": ("name",),
@@ -105,7 +107,9 @@ def _parse_spec(data: Mapping[str, Any]) -> ClusterSpec:
                 field=f"{groups_key}[{i}].name",
             )
     config_key, config = pick(data, SPEC_KEYS["configuration"], "")
-    return ClusterSpec(groups, parse_mapping(config, config_key or "configuration"))
+    _, healing = pick(data, SPEC_KEYS["healing"], "")
+    return ClusterSpec(groups, parse_mapping(config, config_key or "configuration"),
+                       parse_healing(healing))
 
 
 def parse_group(raw: object, path: str) -> NodeGroupSpec:

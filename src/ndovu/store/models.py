@@ -19,12 +19,19 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A stored moment with its zone: SQLite hands datetimes back naive, and everything
+    stored is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
@@ -105,6 +112,9 @@ class Operation(Base):
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     succeed_nodes: Mapped[list[str]] = mapped_column(JSON, default=list)
     fail_nodes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # a delete that gives up on nodes the provider keeps refusing to delete, saying what
+    # may be left behind (migration 0008)
+    force: Mapped[bool] = mapped_column(Boolean, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
@@ -204,4 +214,33 @@ class Datastore(Base):
     spec: Mapped[list[str]] = mapped_column(JSON, default=list)
     type: Mapped[str] = mapped_column(String(16))
     regex: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Machine(Base):
+    """An existing host the operator registered for the machines provider: one node at a
+    time runs on it, reached over SSH with the operator's key (migration 0007).
+
+    ``private_key`` is a credential: no read of the API carries it. ``host_key`` is pinned
+    at first contact. The node columns say which node is on the machine (all NULL: free);
+    they are written before any remote work, so a crash adopts the node instead of placing
+    it twice."""
+
+    __tablename__ = "machines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    address: Mapped[str] = mapped_column(String(255), unique=True)
+    port: Mapped[int] = mapped_column(Integer, default=22)
+    user: Mapped[str] = mapped_column(String(32), default="root")
+    private_key: Mapped[str] = mapped_column(Text)
+    host_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    cluster_name: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
+    node_name: Mapped[str | None] = mapped_column(String(160), nullable=True, unique=True)
+    node_group: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    node_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # whether ndovu's services may run on it (False: the node is stopped); the machine
+    # itself stays on, it is the operator's
+    powered_on: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,5 +1,15 @@
-"""How roles act on a node: the Transport protocol and its implementations."""
+"""How roles act on a node: the Transport protocol and its implementations.
 
-from ndovu.transports.base import CommandResult, Transport
+``ndovu.transports.local`` and ``ndovu.transports.ssh`` (asyncssh, imported only by
+whoever builds SSH nodes) implement it.
+"""
 
-__all__ = ["CommandResult", "Transport"]
+from ndovu.transports.base import (
+    CommandResult,
+    HostKeyError,
+    PackageError,
+    Transport,
+    TransportError,
+)
+
+__all__ = ["CommandResult", "HostKeyError", "PackageError", "Transport", "TransportError"]

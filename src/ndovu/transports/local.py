@@ -12,29 +12,59 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
+import shutil
 import signal
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
-from ndovu.transports.base import CommandResult
+from ndovu.transports import packages as package_rules
+from ndovu.transports.base import (
+    NOT_EXECUTABLE_RETURNCODE,
+    NOT_FOUND_RETURNCODE,
+    TIMEOUT_RETURNCODE,
+    CommandResult,
+)
 
-NODE_ROOT_VARIABLE = "NDOVU_NODE_ROOT"
-# every service started on a node carries its name, so one whose pid file a crash kept from
-# being written is still found (LocalTransport._adopt_unrecorded)
-SERVICE_VARIABLE = "NDOVU_SERVICE"
-TIMEOUT_RETURNCODE = 124
-NOT_FOUND_RETURNCODE = 127
-NOT_EXECUTABLE_RETURNCODE = 126
+# every service started on a node carries its name too, so one whose pid file a crash
+# kept from being written is still found (LocalTransport._adopt_unrecorded)
+from ndovu.transports.services import (
+    NODE_ROOT_VARIABLE,
+    SERVICE_NAME,
+    SERVICE_VARIABLE,
+    check_env_names,
+    env_assignments,
+)
 
-_SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _PROC = Path("/proc")
+# the local nodes share this machine's package manager: one install at a time
+_PACKAGE_LOCK = Path(tempfile.gettempdir()) / "ndovu-packages.lock"
+
+
+@contextlib.contextmanager
+def _package_lock() -> Iterator[None]:
+    """The machine's package manager, for one install at a time (of every thread and
+    process: flock on a fresh descriptor)."""
+    with open(_PACKAGE_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def relative_path(relative: str) -> PurePosixPath:
+    """``relative`` as a path inside a node's root; ValueError when it would leave it."""
+    pure = PurePosixPath(relative)
+    if not relative or pure.is_absolute() or ".." in pure.parts:
+        raise ValueError(f"path {relative!r} must be relative to the node and stay in it")
+    return pure
 
 
 @dataclass(frozen=True)
@@ -140,6 +170,7 @@ def _clean_environment(root: Path, extra: Mapping[str, str] | None,
                        service: str | None = None) -> dict[str, str]:
     # the server's own NDOVU_* settings may hold credentials: never hand them to a node
     env = {k: v for k, v in os.environ.items() if not k.startswith("NDOVU_")}
+    check_env_names(extra or {})  # the names every transport accepts
     env.update(extra or {})
     env[NODE_ROOT_VARIABLE] = str(root)
     if service is not None:
@@ -148,19 +179,18 @@ def _clean_environment(root: Path, extra: Mapping[str, str] | None,
 
 
 class LocalTransport:
-    """Acts on one node: its directory ``root`` and its loopback ``address``."""
+    """Acts on one node: its directory ``root`` and its loopback ``address``; software the
+    machine's nodes share goes to ``software_dir`` (default: inside the node)."""
 
-    def __init__(self, root: Path, address: str):
+    def __init__(self, root: Path, address: str, software_dir: Path | None = None):
         self.root = Path(root).resolve()
         self.address = address
+        self.software_dir = str(software_dir or self.root / "software")
 
     # -- files ---------------------------------------------------------------------
 
     def _resolve(self, relative: str) -> Path:
-        pure = PurePosixPath(relative)
-        if not relative or pure.is_absolute() or ".." in pure.parts:
-            raise ValueError(f"path {relative!r} must be relative to the node and stay in it")
-        full = self.root / pure
+        full = self.root / relative_path(relative)
         # a symlink inside the node must not lead out of it either
         if not full.resolve().is_relative_to(self.root):
             raise ValueError(f"path {relative!r} leads outside the node directory")
@@ -169,20 +199,43 @@ class LocalTransport:
     def path(self, relative: str) -> str:
         return str(self._resolve(relative))
 
-    def write_file(self, relative: str, content: str, mode: int = 0o644) -> None:
+    def write_file(self, relative: str, content: str | bytes, mode: int = 0o644,
+                   owner: str | None = None) -> None:
+        data = content.encode() if isinstance(content, str) else content
+        self._write(relative, lambda handle: handle.write(data), mode, owner)
+
+    def upload_file(self, relative: str, source: str, mode: int = 0o644,
+                    owner: str | None = None) -> None:
+        with open(source, "rb") as origin:
+            self._write(relative, lambda handle: shutil.copyfileobj(origin, handle), mode,
+                        owner)
+
+    def _write(self, relative: str, fill: Callable[[BinaryIO], object], mode: int,
+               owner: str | None) -> None:
         target = self._resolve(relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(content)
+            with os.fdopen(fd, "wb") as handle:
+                fill(handle)
                 handle.flush()
                 os.fchmod(handle.fileno(), mode)
+            if owner is not None:
+                self._chown(temp, owner)
             os.replace(temp, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
             raise
+
+    def _chown(self, path: str, owner: str) -> None:
+        if os.geteuid() == 0:
+            user, _, group = owner.partition(":")
+            shutil.chown(path, user or None, group or None)
+            return
+        result = self.run(["chown", "--", owner, path], timeout=30, privileged=True)
+        if not result.ok:
+            raise PermissionError(f"cannot give {path} to {owner}: {result.summary()}")
 
     def read_file(self, relative: str) -> str | None:
         try:
@@ -193,12 +246,19 @@ class LocalTransport:
     # -- commands ------------------------------------------------------------------
 
     def run(self, argv: Sequence[str], *, timeout: float = 60.0,
-            env: Mapping[str, str] | None = None) -> CommandResult:
+            env: Mapping[str, str] | None = None, privileged: bool = False) -> CommandResult:
         argv = [str(a) for a in argv]
+        if not argv:
+            raise ValueError("an empty command")
+        environment = _clean_environment(self.root, env)
+        if privileged and os.geteuid() != 0:
+            # sudo resets the environment: hand the node's variables over on the command
+            node_env = {**(env or {}), NODE_ROOT_VARIABLE: str(self.root)}
+            argv = ["sudo", "-n", "--", "env", *env_assignments(node_env), *argv]
         try:
             # its own session, so a timeout kills grandchildren too and the pipes close
             process = subprocess.Popen(
-                argv, cwd=self.root, env=_clean_environment(self.root, env),
+                argv, cwd=self.root, env=environment,
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 encoding="utf-8", errors="replace", start_new_session=True)
         except FileNotFoundError:
@@ -223,10 +283,22 @@ class LocalTransport:
             return CommandResult(TIMEOUT_RETURNCODE, stdout or "",
                                  f"{stderr or ''}{message}\n")
 
+    def install_packages(self, packages: Sequence[str], *, timeout: float = 900.0) -> None:
+        package_rules.ensure_installed(self.run, packages, timeout=timeout,
+                                       node=self.root.name, lock=_package_lock)
+
+    def wait_reachable(self, timeout: float = 60.0) -> None:
+        """A node on this machine is always reachable."""
+
+    def remove_node(self, timeout: float = 20.0) -> None:
+        """Stop every service and stray process of the node, then remove its folder."""
+        stop_all_services(self.root, timeout=timeout)
+        shutil.rmtree(self.root, ignore_errors=True)
+
     # -- services ------------------------------------------------------------------
 
     def _check_name(self, name: str) -> None:
-        if not _SERVICE_NAME.match(name):
+        if not SERVICE_NAME.match(name):
             raise ValueError(f"invalid service name {name!r}")
 
     def _pid_file(self, name: str) -> Path:
@@ -330,14 +402,14 @@ class LocalTransport:
         if not run_dir.is_dir():
             return []
         names = sorted(p.stem for p in run_dir.glob("*.pid"))
-        return [n for n in names if _SERVICE_NAME.match(n) and self.service_running(n)]
+        return [n for n in names if SERVICE_NAME.match(n) and self.service_running(n)]
 
     def recorded_services(self) -> list[str]:
         """Every service with a pid file, running or not (what a stop must clean up)."""
         run_dir = self.root / "run"
         if not run_dir.is_dir():
             return []
-        return sorted(p.stem for p in run_dir.glob("*.pid") if _SERVICE_NAME.match(p.stem))
+        return sorted(p.stem for p in run_dir.glob("*.pid") if SERVICE_NAME.match(p.stem))
 
     def service_log_tail(self, name: str, lines: int = 20) -> str:
         return _tail(self._log_file(name), lines)

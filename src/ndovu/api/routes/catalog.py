@@ -18,6 +18,9 @@ def _range(r: Any) -> dict[str, Any] | None:
 
 def type_read(t: Any, ctx: ApiContext) -> dict[str, Any]:
     support = ctx.role_support(t.roles)
+    if support["reason"] is None and t.software_problem:
+        # the roles run here, but the distro's software is not in the depot
+        support = {**support, "runnableHere": False, "reason": t.software_problem}
     return {
         "name": t.name,
         "type": t.display_type,

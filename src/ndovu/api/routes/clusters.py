@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictStr
 from pydantic_core import to_json
 from sqlalchemy import select
 
 from ndovu.api import commands, reads
 from ndovu.api.deps import ApiContext, app_context, context
-from ndovu.api.placement import Placement
 from ndovu.api.schemas import ERROR_RESPONSES, ClusterList, ClusterRead, EventList, OperationRead
 from ndovu.api.views import cluster_summary, event_read, operation_read
 from ndovu.errors import SpecError
+from ndovu.placement import Placement
 from ndovu.store.models import Cluster, Event, Operation
 
 router = APIRouter(prefix="/v1/clusters", tags=["clusters"], responses=ERROR_RESPONSES)
@@ -32,6 +32,10 @@ class ClusterCreateBody(BaseModel):
         description="per-group overrides: name plus instanceNum, instanceType, cpuNum, "
                     "memCapacityMB, storage.sizeGB")
     configuration: dict[str, Any] = Field(default_factory=dict)
+    healing: dict[str, Any] | None = Field(
+        default=None, description="over the type's healing policy: enabled, "
+                                  "unhealthyAfter (seconds), maxUnhealthy (a count or "
+                                  "'40%')")
     network: StrictStr | None = Field(
         default=None, description="a network (see /v1/networks) whose ipBlocks give the "
                                   "nodes their addresses; default: the provider's")
@@ -60,7 +64,7 @@ def create_cluster(body: ClusterCreateBody, response: Response,
                         field="password")
     return accepted(response, commands.create_cluster(
         ctx, name=body.name, cluster_type=body.type, node_groups=body.nodeGroups,
-        configuration=body.configuration,
+        configuration=body.configuration, healing=body.healing,
         where=Placement(network=body.network, resource_pool=body.resourcePool,
                         datastores=tuple(body.datastores))))
 
@@ -95,5 +99,10 @@ def cluster_events(name: str, ctx: Annotated[ApiContext, Depends(context)],
 
 @router.delete("/{name}", status_code=202, response_model=OperationRead)
 def delete_cluster(name: str, response: Response,
-                   ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
-    return accepted(response, commands.delete_cluster(ctx, name))
+                   ctx: Annotated[ApiContext, Depends(context)],
+                   force: Annotated[bool, Query(
+                       description="Give up on nodes the provider keeps refusing to delete "
+                                   "(after its retries): the cluster goes, and the "
+                                   "operation says what may be left behind")] = False,
+                   ) -> dict[str, Any]:
+    return accepted(response, commands.delete_cluster(ctx, name, force=force))

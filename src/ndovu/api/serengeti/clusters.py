@@ -16,13 +16,13 @@ from sqlalchemy import select
 
 from ndovu.api import commands
 from ndovu.api.deps import ApiContext, context
-from ndovu.api.placement import Placement
 from ndovu.api.schemas import ERROR_RESPONSES
 from ndovu.api.serengeti import views
 from ndovu.api.serengeti.beans import TRAFFIC_TYPES, ClusterCreate, ResourceScale
 from ndovu.api.serengeti.models import BdeClusterRead, BdeClusterSpec, BdeTaskRead
 from ndovu.catalog import CatalogType
 from ndovu.errors import NotFoundError, SpecError
+from ndovu.placement import Placement
 from ndovu.spec import ClusterSpec, parse_spec
 from ndovu.store.models import Cluster, Operation
 

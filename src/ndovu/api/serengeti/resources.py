@@ -1,7 +1,7 @@
 """/serengeti/api networks, resource pools, datastores and distros.
 
 The rules (a network is an address pool, a resource pool a capacity limit) live in
-``ndovu.api.placement``, the calls /v1 shares in ``ndovu.api.resources``; these routes
+``ndovu.placement``, the calls /v1 shares in ``ndovu.api.resources``; these routes
 translate BDE's beans and render BDE's reads. As in BDE, adding or deleting one of these
 answers 200, not 202: nothing runs in the background.
 """

@@ -13,8 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ndovu import __version__, addresses
-from ndovu.api import placement
+from ndovu import __version__, addresses, placement
 from ndovu.api.deps import ApiContext
 from ndovu.api.views import nodes_by_group
 from ndovu.catalog import CatalogType

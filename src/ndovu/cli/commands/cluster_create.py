@@ -14,6 +14,7 @@ from ndovu.cli.parsing import (
     check_instance_types,
     check_instances,
     check_settings,
+    json_object,
     parse_instance_types,
     parse_instances,
     parse_settings,
@@ -23,7 +24,7 @@ from ndovu.cli.parsing import (
 def create_body(name: str, cluster_type: str, counts: dict[str, int],
                 types: dict[str, str], configuration: Json | None = None, *,
                 network: str | None = None, pool: str | None = None,
-                datastores: list[str] | None = None) -> Json:
+                datastores: list[str] | None = None, healing: Json | None = None) -> Json:
     """The POST /v1/clusters body; only the groups and fields the user named are sent."""
     body: Json = {"name": name, "type": cluster_type}
     groups: list[Json] = []
@@ -44,6 +45,8 @@ def create_body(name: str, cluster_type: str, counts: dict[str, int],
         body["resourcePool"] = pool
     if datastores:
         body["datastores"] = datastores
+    if healing is not None:
+        body["healing"] = healing
     return body
 
 
@@ -74,6 +77,10 @@ def create(
         help="Count the nodes' CPUs and memory against this resource pool's limits.")] = None,
     datastores: Annotated[list[str] | None, typer.Option(
         "--datastore", metavar="NAME", help="A datastore for the nodes; repeatable.")] = None,
+    healing: Annotated[str | None, typer.Option(
+        "--healing", metavar="JSON",
+        help='The healing policy over the type\'s, e.g. \'{"unhealthyAfter": 60, '
+             '"maxUnhealthy": 1}\' or \'{"enabled": false}\'.')] = None,
     no_wait: NoWaitOption = False,
     json_output: JsonOption = False,
     timeout: TimeoutOption = DEFAULT_WAIT_TIMEOUT_S,
@@ -83,7 +90,8 @@ def create(
     body = create_body(name, cluster_type, parse_instances(instances),
                        parse_instance_types(instance_types),
                        parse_settings(settings, configuration), network=network, pool=pool,
-                       datastores=datastores)
+                       datastores=datastores,
+                       healing=json_object(healing, "--healing", '\'{"enabled": false}\''))
     with reporting_errors(json_output=json_output), ApiClient(url) as client:
         accepted = client.create_cluster(body)
         handle_accepted(client, accepted, name=name, verb="Creating",

@@ -30,6 +30,15 @@ CatalogDir = Annotated[list[Path] | None, typer.Option(
     help="A catalog folder in BDE's layout (specs/map, distros/manifest, spec files); "
          "repeat for several. Its types are offered beside the built-in ones "
          "[default: from config].")]
+DepotUrl = Annotated[str | None, typer.Option(
+    "--depot-url",
+    help="URL at which nodes download the software depot's files, e.g. "
+         "http://10.0.0.5:8470/depot [default: from config, else this server's host and "
+         "port].")]
+ObserveInterval = Annotated[float | None, typer.Option(
+    "--observe-interval", min=0,
+    help="Seconds between looks at each running cluster's nodes and health probes, "
+         "spread over the interval; 0 turns watching off [default: from config, else 30].")]
 Config = Annotated[Path | None, typer.Option(
     "--config", exists=True, dir_okay=False,
     help="TOML configuration file [default: $NDOVU_CONFIG].")]
@@ -61,6 +70,8 @@ def server(
     provider: Provider = None,
     provider_option: ProviderOption = None,
     catalog_dir: CatalogDir = None,
+    depot_url: DepotUrl = None,
+    observe_interval: ObserveInterval = None,
     engine: Annotated[bool | None, typer.Option(
         "--engine/--no-engine",
         help="Run the engine in this process too; --no-engine serves the API only, for "
@@ -82,7 +93,8 @@ def server(
                                  state_dir=state_dir, database_url=database_url,
                                  provider=provider,
                                  provider_options=_provider_options(provider_option),
-                                 catalog_dirs=catalog_dir or None, engine=engine)
+                                 catalog_dirs=catalog_dir or None, engine=engine,
+                                 depot_url=depot_url, observe_interval_s=observe_interval)
         run(settings)
     except NdovuError as exc:
         print_error(exc, json_output=False)
@@ -95,6 +107,8 @@ def engine(
     provider: Provider = None,
     provider_option: ProviderOption = None,
     catalog_dir: CatalogDir = None,
+    depot_url: DepotUrl = None,
+    observe_interval: ObserveInterval = None,
     name: Annotated[str | None, typer.Option(
         "--name", help="This engine's name in leases and events [default: made on first "
                        "start and kept in the state directory].")] = None,
@@ -119,7 +133,8 @@ def engine(
         settings = load_settings(config_file=config, state_dir=state_dir,
                                  database_url=database_url, provider=provider,
                                  provider_options=_provider_options(provider_option),
-                                 catalog_dirs=catalog_dir or None, engine_name=name)
+                                 catalog_dirs=catalog_dir or None, engine_name=name,
+                                 depot_url=depot_url, observe_interval_s=observe_interval)
         run_engine(settings)
     except NdovuError as exc:
         print_error(exc, json_output=False)
