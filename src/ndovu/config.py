@@ -45,6 +45,9 @@ class Settings:
     # this engine's name in leases and events; empty: kept in the state directory's
     # engine-name file (made on first start), so a restarted engine resumes its own leases
     engine_name: str = ""
+    # the port on which `ndovu engine` serves its pass durations to Prometheus (on
+    # ``host``); 0: not served (`ndovu server` adds its engine's to its own /metrics)
+    metrics_port: int = 0
     # how long an engine's claim on a cluster lasts unless renewed: another engine takes a
     # dead engine's clusters over this long after it died
     lease_ttl_s: float = 15.0

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client import start_http_server
 from sqlalchemy.orm import Session
 
 from ndovu import accounts
@@ -89,7 +90,9 @@ def build(settings: Settings) -> Process:
                                 password_refusal=provider.password_refusal
                                 or NO_NODE_PASSWORDS,
                                 static_network_refusal=provider.static_network_refusal,
-                                check_node_room=_node_room_check(settings)))
+                                check_node_room=_node_room_check(settings),
+                                engine_metrics=engine.pass_times.registry
+                                if settings.engine else None))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Iterator[None]:  # type: ignore[misc]
@@ -222,11 +225,18 @@ def run_engine(settings: Settings) -> None:
         signal.signal(signum, lambda *_: stop.set())
     try:
         process = build(settings)
+        metrics = (start_http_server(settings.metrics_port, addr=settings.host,
+                                     registry=process.engine.pass_times.registry)[0]
+                   if settings.metrics_port else None)
         process.engine.start()
-        log.info("ndovu engine %s running (state %s, provider %s)", process.engine.name,
-                 settings.state_dir, settings.provider)
+        log.info("ndovu engine %s running (state %s, provider %s%s)", process.engine.name,
+                 settings.state_dir, settings.provider,
+                 f", metrics on http://{settings.host}:{settings.metrics_port}/metrics"
+                 if metrics else "")
         stop.wait()
         log.info("stopping engine %s", process.engine.name)
+        if metrics is not None:
+            metrics.shutdown()
         process.engine.stop()
         process.close_provider()
         process.store.dispose()

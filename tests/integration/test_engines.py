@@ -19,14 +19,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from ndovu.providers.sim import SimProvider
 from ndovu.store import Store
 from ndovu.store.models import Cluster, Event, Operation
 from tests.databases import new_database
-from tests.helpers import NDOVU, Server, wait_until
+from tests.helpers import NDOVU, Server, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -39,13 +41,14 @@ SIM = {"boot_latency_s": "0.3", "api_latency_s": "0.01", "max_parallel": "8"}
 class Engine:
     """A real `ndovu engine` process."""
 
-    def __init__(self, state_dir: Path, env: dict[str, str]):
+    def __init__(self, state_dir: Path, env: dict[str, str], *args: str):
         state_dir.mkdir(parents=True)
         self.state_dir = state_dir
         self.log = state_dir / "engine.log"
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [str(NDOVU), "engine", "--state-dir", str(state_dir), "--provider", "sim"],
+                [str(NDOVU), "engine", "--state-dir", str(state_dir), "--provider", "sim",
+                 *args],
                 stdout=log, stderr=subprocess.STDOUT, env=env)
         wait_until(self._running, timeout=30, what=f"the engine in {state_dir}")
         self.name = (state_dir / "engine-name").read_text().strip()
@@ -102,7 +105,8 @@ def test_two_engines_share_the_clusters_and_one_takes_over_when_the_other_dies(
     env = shared["env"]
     # the first engine dies by itself once it has provisioned its 12th node
     a = Engine(shared["tmp"] / "engine-a", {**env, "NDOVU_CRASH_AFTER": "provision:ok@12"})
-    b = Engine(shared["tmp"] / "engine-b", env)
+    metrics_port = free_port()
+    b = Engine(shared["tmp"] / "engine-b", env, "--metrics-port", str(metrics_port))
     shared["engines"] += [a, b]
     api: Server = shared["api"]
     ops = []
@@ -161,3 +165,17 @@ def test_two_engines_share_the_clusters_and_one_takes_over_when_the_other_dies(
         store.dispose()
     with api.client() as c:  # the API process serves what the engines did
         assert c.get("/v1/clusters/sim00").json()["status"] == "RUNNING"
+
+    # pass durations are each engine's own: b serves its passes on its metrics port, at
+    # least one for each cluster it worked on; the API-only server has no engine to time
+    passes = _samples(httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=30).text)
+    assert passes["ndovu_engine_pass_duration_seconds_count"] >= len(worked_on[b.name])
+    assert passes["ndovu_engine_pass_duration_seconds_sum"] > 0
+    assert "ndovu_engine_pass_duration_seconds_count" not in _samples(
+        httpx.get(f"{api.url}/metrics", timeout=30).text)
+
+
+def _samples(text: str) -> dict[str, float]:
+    """A scrape's unlabelled samples (and the last of each labelled one) by name."""
+    return {sample.name: sample.value for family in text_string_to_metric_families(text)
+            for sample in family.samples}

@@ -1,6 +1,7 @@
 """/metrics of a real `ndovu server` on the sim provider: two clusters made, one stopped;
 the scrape parses with prometheus_client's parser, needs no login, names no cluster, and
-its gauges and counters match what /v1 reports."""
+its gauges and counters match what /v1 reports; the in-process engine's reconcile passes
+and looks at the running cluster are timed."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ CLUSTERS = {"metrics_one": 3, "metrics_two": 2}
 def server(tmp_path: Path) -> Iterator[Server]:
     server = Server(tmp_path / "state", subnet="127.97.0.0/16",
                     args=("--provider", "sim"),
-                    env={"NDOVU_PROVIDER_OPTIONS": json.dumps(SIM)})
+                    env={"NDOVU_PROVIDER_OPTIONS": json.dumps(SIM),
+                         "NDOVU_OBSERVE_INTERVAL_S": "0.2"})
     server.start()
     yield server
     server.stop()
@@ -96,3 +98,11 @@ def test_metrics_match_the_api(server: Server) -> None:
         ("ensure_node",): 5, ("power_off",): 2}
     for name in CLUSTERS:
         assert name not in text
+
+    # passes: at least one per operation; looks at the running cluster, five a second
+    passes = samples["ndovu_engine_pass_duration_seconds_count"][0][1]
+    assert passes >= len(operations)
+    assert [v for labels, v in samples["ndovu_engine_pass_duration_seconds_bucket"]
+            if labels["le"] == "+Inf"] == [passes]
+    wait_until(lambda: _scrape(server)[1]["ndovu_observe_pass_duration_seconds_count"][0][1]
+               >= 3, timeout=30, what="three looks timed")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
+from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session
 
 from ndovu.api.reading import Reader
@@ -46,6 +47,9 @@ class ApiContext:
     # room for in the store's records (the machines provider: a free machine per node)
     check_node_room: Callable[[Session, str, int, str | None], None] = \
         lambda s, cluster, new_nodes, field: None
+    # the pass durations of the engine in this process (ndovu.engine.pass_times), added
+    # to /metrics; None when the engine runs elsewhere
+    engine_metrics: CollectorRegistry | None = None
     # the largest request body accepted (larger ones: 413 before any route runs)
     max_body_bytes: int = 1 << 20
 

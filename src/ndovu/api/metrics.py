@@ -232,9 +232,12 @@ class StoreCollector:
                                   value=takeovers)
 
 
-def exposition(store: Store, provider: str) -> bytes:
+def exposition(store: Store, provider: str,
+               in_process: CollectorRegistry | None = None) -> bytes:
     """The metrics in Prometheus' text format, on a registry of their own (not the
-    process-wide default one: several apps in one process do not clash)."""
+    process-wide default one: several apps in one process do not clash), followed by
+    ``in_process``: the pass durations of the engine running in this process, if any."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(store, provider))
-    return generate_latest(registry)
+    text = generate_latest(registry)
+    return text + generate_latest(in_process) if in_process is not None else text

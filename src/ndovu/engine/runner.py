@@ -30,6 +30,7 @@ from sqlalchemy import select
 from ndovu.engine import failpoints, journal
 from ndovu.engine.leases import Claim, Leases, current_engine
 from ndovu.engine.observer import WATCHED, Observer
+from ndovu.engine.pass_times import PassTimes
 from ndovu.engine.planner import check_spec_configuration, role_support, validate_plan
 from ndovu.engine.reconciler import Reconciler
 from ndovu.providers.base import Provider
@@ -103,6 +104,7 @@ class Engine:
         # clusters whose lease this engine holds
         self._held: set[int] = set()
         self.leases = Leases(store, self.name, lease_ttl_s)
+        self.pass_times = PassTimes()
         self._thread: threading.Thread | None = None
         self._heartbeat: threading.Thread | None = None
 
@@ -266,7 +268,8 @@ class Engine:
     def _run_look(self, cluster_id: int) -> None:
         current_engine.set(self.name)
         try:
-            self.observer.observe(cluster_id)
+            with self.pass_times.observe.time():
+                self.observer.observe(cluster_id)
         except Exception:
             log.exception("looking at cluster %s raised; looking again next interval",
                           cluster_id)
@@ -288,7 +291,8 @@ class Engine:
         delay: float | None
         current_engine.set(self.name)
         try:
-            delay = self.reconciler.reconcile(cluster_id)
+            with self.pass_times.reconcile.time():
+                delay = self.reconciler.reconcile(cluster_id)
         except Exception as exc:
             log.exception("reconcile pass for cluster %s raised", cluster_id)
             self._record_crash(cluster_id, exc)

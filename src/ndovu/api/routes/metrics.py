@@ -23,4 +23,5 @@ router = APIRouter(tags=["server"])
             responses={200: {"content": {CONTENT_TYPE: {}},
                              "description": "Prometheus' text format"}})
 def metrics(ctx: Annotated[ApiContext, Depends(context)]) -> Response:
-    return Response(exposition(ctx.store, ctx.provider), media_type=CONTENT_TYPE)
+    return Response(exposition(ctx.store, ctx.provider, ctx.engine_metrics),
+                    media_type=CONTENT_TYPE)

@@ -109,6 +109,10 @@ def engine(
     catalog_dir: CatalogDir = None,
     depot_url: DepotUrl = None,
     observe_interval: ObserveInterval = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        "--metrics-port", min=1, max=65535,
+        help="Serve this engine's pass durations to Prometheus on this port, at "
+             "/metrics on 127.0.0.1 (or the configured host) [default: not served].")] = None,
     name: Annotated[str | None, typer.Option(
         "--name", help="This engine's name in leases and events [default: made on first "
                        "start and kept in the state directory].")] = None,
@@ -134,7 +138,8 @@ def engine(
                                  database_url=database_url, provider=provider,
                                  provider_options=_provider_options(provider_option),
                                  catalog_dirs=catalog_dir or None, engine_name=name,
-                                 depot_url=depot_url, observe_interval_s=observe_interval)
+                                 depot_url=depot_url, observe_interval_s=observe_interval,
+                                 metrics_port=metrics_port)
         run_engine(settings)
     except NdovuError as exc:
         print_error(exc, json_output=False)
