@@ -3,7 +3,10 @@ ensemble every second; a member killed behind its back turns its node SERVICE_UN
 (with the probe's words) and the cluster SERVICE_WARNING, on /v1 and the BDE API alike,
 and nothing is touched before the healing policy's unhealthyAfter; `start` brings the
 member back as the member it was, and so does a HEAL operation by itself once
-unhealthyAfter has passed; the data is all there."""
+unhealthyAfter has passed; the data is all there. More members down than the policy's
+maxUnhealthy: nothing is touched and the status says why. A member whose machine is gone
+(ZooKeeper, etcd) is made again in its place and rejoins as itself; a heal cut short by
+kill -9 of the server is finished by the restarted one."""
 
 from __future__ import annotations
 
@@ -218,6 +221,76 @@ def test_a_heal_cut_short_by_kill_9_is_finished_by_the_restarted_server(
         # one member per node: the heal's start was not repeated into a second one
         for name in (f"zc-zookeeper-{i}" for i in range(3)):
             assert len(node_pids(srv.state_dir / "nodes" / name)) == 1, name
+    finally:
+        srv.stop()
+        kill_all(srv.state_dir)
+
+
+def test_too_many_unwell_are_left_alone_then_a_gone_machine_is_replaced_as_itself(
+        tmp_path: Path) -> None:
+    srv = Server(tmp_path / "state", subnet="127.82.0.0/16",
+                 env={"NDOVU_OBSERVE_INTERVAL_S": str(INTERVAL_S)}).start()
+    try:
+        with srv.client() as c:
+            r = c.post("/v1/clusters", json={
+                "name": "zr", "type": "zookeeper",
+                "healing": {"unhealthyAfter": 1, "maxUnhealthy": 1}})
+            assert r.status_code == 202, r.text
+            assert wait_operation(c, r.json()["id"])["status"] == "COMPLETED"
+            ensemble = c.get("/v1/clusters/zr").json()["endpoints"]["zookeeper"]
+            zk = KazooClient(hosts=ensemble)
+            zk.start(timeout=30)
+            try:
+                zk.create("/replaced", b"synced")
+            finally:
+                zk.stop()
+                zk.close()
+            nodes_dir = srv.state_dir / "nodes"
+
+            # two of three members killed: the third, without a quorum, stops serving
+            # too; more unwell than maxUnhealthy allows, so the status says why and
+            # nothing is touched, look after look
+            for victim in ("zr-zookeeper-0", "zr-zookeeper-1"):
+                kill_all(nodes_dir / victim)
+            cluster = wait_until(
+                lambda: (lambda cl: cl if cl["status"] == "SERVICE_STOPPED" else None)(
+                    c.get("/v1/clusters/zr").json()),
+                timeout=30, what="the cluster to turn SERVICE_STOPPED")
+            assert "3 unwell is more than healing's maxUnhealthy" in cluster["errorMessage"]
+            assert "repairs nothing" in cluster["errorMessage"]
+            time.sleep(4 * INTERVAL_S)  # past unhealthyAfter, four more looks
+            assert _heal(c) is None
+            assert node_pids(nodes_dir / "zr-zookeeper-0") == []
+            assert node_pids(nodes_dir / "zr-zookeeper-1") == []
+
+            # the user starts them again
+            r = c.post("/v1/clusters/zr/start")
+            assert r.status_code == 202, r.text
+            assert wait_operation(c, r.json()["id"])["status"] == "COMPLETED"
+            assert c.get("/v1/clusters/zr").json()["status"] == "RUNNING"
+
+            # one machine gone, processes and folder: NOT_EXIST, then made again with
+            # the same name and myid, and it syncs the data from the leader
+            victim = "zr-zookeeper-2"
+            myid = (nodes_dir / victim / "data" / "myid").read_text()
+            kill_all(nodes_dir / victim)
+            shutil.rmtree(nodes_dir / victim)
+            op = wait_operation(c, wait_until(lambda: _heal(c), timeout=60,
+                                              what="a HEAL operation")["id"])
+            assert op["status"] == "COMPLETED", op
+            events = c.get("/v1/clusters/zr/events").json()["events"]
+            assert any(e["step"] == "observe" and e["node"] == victim
+                       and "-> NOT_EXIST" in e["message"] for e in events)
+            cluster = c.get("/v1/clusters/zr").json()
+            assert cluster["status"] == "RUNNING"
+            assert (nodes_dir / victim / "data" / "myid").read_text() == myid
+            zk = KazooClient(hosts=f"{_nodes(cluster)[victim]['ip']}:2181")
+            zk.start(timeout=30)
+            try:
+                assert zk.get("/replaced")[0] == b"synced"
+            finally:
+                zk.stop()
+                zk.close()
     finally:
         srv.stop()
         kill_all(srv.state_dir)
