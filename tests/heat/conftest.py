@@ -40,8 +40,9 @@ else:
         backend.init_backend(backend.BackendType.THREADING)
 
 SERVER_BIN = REPO / ".venv" / "bin" / "ndovu"
-# loopback subnets of these tests' servers: the shared one, the failure tests' own
-MAIN_SUBNET, FAILURE_SUBNET = "127.90.0.0/16", "127.92.0.0/16"
+# loopback subnets of these tests' servers: the shared one, the failure tests' own, the
+# one that watches its clusters
+MAIN_SUBNET, FAILURE_SUBNET, WATCHING_SUBNET = "127.90.0.0/16", "127.92.0.0/16", "127.93.0.0/16"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -51,13 +52,14 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("filterwarnings", f"ignore::DeprecationWarning:{module}.*")
 
 
-def _start_server(state_dir: Path, subnet: str, distros_dir: Path) -> helpers.Server:
+def _start_server(state_dir: Path, subnet: str, distros_dir: Path,
+                  env: dict[str, str] | None = None) -> helpers.Server:
     if not SERVER_BIN.exists():
         pytest.exit(f"{SERVER_BIN} is missing: run `bash scripts/setup.sh` first", 2)
     # the server runs from the project's venv, not from this one (which has no ndovu);
     # its nodes fetch Spark from the depot folder the tests build
     helpers.NDOVU = SERVER_BIN
-    return helpers.Server(state_dir, subnet, catalog_dirs=(distros_dir,)).start()
+    return helpers.Server(state_dir, subnet, catalog_dirs=(distros_dir,), env=env).start()
 
 
 def _stop_server(server: helpers.Server) -> None:
@@ -80,6 +82,16 @@ def ndovu_server(tmp_path_factory: pytest.TempPathFactory,
 def fresh_server(tmp_path: Path, distros_dir: Path) -> Iterator[helpers.Server]:
     """A server of its own on a subnet no other test uses (no leftover sockets)."""
     server = _start_server(tmp_path / "state", FAILURE_SUBNET, distros_dir)
+    yield server
+    _stop_server(server)
+
+
+@pytest.fixture
+def watching_server(tmp_path: Path, distros_dir: Path) -> Iterator[helpers.Server]:
+    """A server of its own that looks at its running clusters every second (the shared
+    one does not: its tests stop and kill members behind its back)."""
+    server = _start_server(tmp_path / "state", WATCHING_SUBNET, distros_dir,
+                           env={"NDOVU_OBSERVE_INTERVAL_S": "1"})
     yield server
     _stop_server(server)
 

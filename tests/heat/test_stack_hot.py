@@ -1,6 +1,6 @@
 """A HOT stack with an Ndovu::Cluster (ZooKeeper) through its whole life in the real Heat
 engine (convergence), against a real ndovu server: create, outputs, check, suspend,
-resume, delete."""
+resume, delete; a check after a member was killed behind ndovu's back."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from heat.engine import resources
 from kazoo.client import KazooClient
 
-from tests.heat.harness import load_template
-from tests.helpers import Server, node_pids, wait_operation
+from tests.heat.harness import load_template, ndovu_config
+from tests.helpers import Server, kill_all, node_pids, wait_operation, wait_until
 
 
 def _cluster(server: Server, name: str) -> dict:
@@ -151,3 +151,34 @@ def test_hot_stack_create_outputs_check_suspend_resume_delete(
     for node in nodes:  # no process, no directory left
         node_dir = ndovu_server.state_dir / "nodes" / node["name"]
         assert node_pids(node_dir) == [] and not node_dir.exists()
+
+
+def test_check_reports_what_ndovu_saw_on_a_member_killed_behind_its_back(
+        heat, watching_server) -> None:
+    """A stack check tells the truth ndovu's observation found: a ZooKeeper member killed
+    behind everyone's back turns the cluster SERVICE_WARNING within a look, and the check
+    fails with the node and the probe's words; started again, the check passes."""
+    name = "zk_watched"
+    with ndovu_config(endpoint=watching_server.url, password_file=str(
+            watching_server.state_dir / "initial-admin-password")):
+        stack = heat.create("hot-watched", load_template("zookeeper.yaml"),
+                            {"cluster_name": name})
+        assert stack["stack_status"] == "COMPLETE", stack["stack_status_reason"]
+        identity = stack["stack_identity"]
+        assert heat.check(identity)["stack_status"] == "COMPLETE"
+
+        victim = f"{name}-zookeeper-1"
+        kill_all(watching_server.state_dir / "nodes" / victim)
+        wait_until(lambda: _cluster(watching_server, name)["status"] == "SERVICE_WARNING",
+                   timeout=30, what="the cluster to turn SERVICE_WARNING")
+        failed = heat.check(identity)
+        assert failed["stack_status"] == "FAILED"
+        reason = failed["stack_status_reason"]
+        assert f"cluster '{name}' is SERVICE_WARNING, not RUNNING" in reason, reason
+        assert f"{victim}: zookeeper not serving" in reason, reason
+
+        _power(watching_server, name, "start")
+        assert heat.check(identity)["stack_status"] == "COMPLETE"
+        heat.delete(identity)
+    with watching_server.client() as c:
+        assert c.get(f"/v1/clusters/{name}").status_code == 404
