@@ -21,6 +21,7 @@ from ndovu.api.deps import ApiContext
 from ndovu.catalog import Catalog
 from ndovu.engine import Engine
 from ndovu.errors import ConflictError
+from ndovu.spec.limits import DEFAULT_LIMITS, ServerLimits
 from ndovu.store import Store
 from tests.databases import database_url
 from tests.engine_doubles import MemoryProvider, ScriptedRole
@@ -99,7 +100,8 @@ def make_stack(tmp_path: Path, catalog_dir: Path) -> Iterator[Callable[..., Stac
     started: list[tuple[Engine, Store]] = []
 
     def make(provider: MemoryProvider | None = None, *, timeout_s: float = 30.0,
-             observe_interval_s: float = 0.0, **role_options: Any) -> Stack:
+             observe_interval_s: float = 0.0, limits: ServerLimits = DEFAULT_LIMITS,
+             **role_options: Any) -> Stack:
         provider = provider or MemoryProvider()
         roles = {
             "coord": ScriptedRole("coord", provides=frozenset({"coord"}),
@@ -115,7 +117,7 @@ def make_stack(tmp_path: Path, catalog_dir: Path) -> Iterator[Callable[..., Stac
             store=store, catalog=Catalog.load([catalog_dir]),
             validate_plan=engine.validate_plan,
             role_support=lambda names: engine.role_support(names, {"memory": True}),
-            notify=engine.wake, scale_refusal=provider.scale_refusal))
+            notify=engine.wake, scale_refusal=provider.scale_refusal, limits=limits))
         engine.start()
         started.append((engine, store))
         return Stack(_logged_in(TestClient(app), store), provider, roles, engine)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ndovu.errors import NdovuError
+from ndovu.spec.limits import DEFAULT_LIMITS, ServerLimits
 
 
 class ConfigError(NdovuError):
@@ -48,6 +49,12 @@ class Settings:
     # the port on which `ndovu engine` serves its pass durations to Prometheus (on
     # ``host``); 0: not served (`ndovu server` adds its engine's to its own /metrics)
     metrics_port: int = 0
+    # what one cluster may ask for, whatever its type's spec (or a request's own spec)
+    # allows: checked before any plan is built
+    max_nodes_per_cluster: int = DEFAULT_LIMITS.nodes_per_cluster
+    max_cpu_per_node: int = DEFAULT_LIMITS.cpu_per_node
+    max_memory_mb_per_node: int = DEFAULT_LIMITS.memory_mb_per_node
+    max_storage_gb_per_node: int = DEFAULT_LIMITS.storage_gb_per_node
     # how long an engine's claim on a cluster lasts unless renewed: another engine takes a
     # dead engine's clusters over this long after it died
     lease_ttl_s: float = 15.0
@@ -59,6 +66,11 @@ class Settings:
     # the URL at which nodes download the software depot's files (…/depot); empty: this
     # server's own host and port, which suits nodes that can reach that address
     depot_url: str = ""
+
+    @property
+    def limits(self) -> ServerLimits:
+        return ServerLimits(self.max_nodes_per_cluster, self.max_cpu_per_node,
+                            self.max_memory_mb_per_node, self.max_storage_gb_per_node)
 
     @property
     def db_url(self) -> str:

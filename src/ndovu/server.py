@@ -91,6 +91,7 @@ def build(settings: Settings) -> Process:
                                 or NO_NODE_PASSWORDS,
                                 static_network_refusal=provider.static_network_refusal,
                                 check_node_room=_node_room_check(settings),
+                                limits=settings.limits,
                                 engine_metrics=engine.pass_times.registry
                                 if settings.engine else None))
 

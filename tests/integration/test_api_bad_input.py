@@ -88,6 +88,20 @@ def _nothing_changed(client: TestClient, state_dir: Path) -> None:
      "nodeGroups[0].configuration.zookeeper.initLimit", "at least 1"),
     # a type whose roles ndovu does not implement: refused with the reason, never started
     ({"name": "m", "type": "mesos"}, 422, "nodeGroups[1].roles", "cannot run on the local"),
+    # the server's hard limits, whatever the spec allows (spark's workers are unbounded),
+    # refused before a plan exists (never 20,000 node rows, nor 20,000 nodes in memory)
+    ({"name": "sp", "type": "spark", "nodeGroups": [{"name": "worker", "instanceNum": 20000}]},
+     422, "nodeGroups[0].instanceNum", "at most 1000 nodes per cluster"),
+    ({"name": "sp", "type": "spark", "nodeGroups": [{"name": "worker", "instanceNum": 1000}]},
+     422, "nodeGroups", "cluster 'sp' would have 1001 nodes"),
+    ({"name": "sp", "type": "spark", "nodeGroups": [{"name": "worker", "cpuNum": 1000000}]},
+     422, "nodeGroups[0].cpuNum", "at most 128"),
+    ({"name": "sp", "type": "spark",
+      "nodeGroups": [{"name": "worker", "memCapacityMB": 99999999999}]},
+     422, "nodeGroups[0].memCapacityMB", "max_memory_mb_per_node"),
+    ({"name": "sp", "type": "spark",
+      "nodeGroups": [{"name": "worker", "storage": {"sizeGB": 10**20}}]},
+     422, "nodeGroups[0].storage.sizeGB", "at most 65536"),
 ])
 def test_bad_create_is_refused_and_changes_nothing(refusing: tuple[TestClient, Path],
                                                    body: dict, status: int, field: str,
@@ -131,6 +145,11 @@ def test_unknown_cluster_and_operation_are_404(client: TestClient, tmp_path: Pat
                                  "hint": "GET /v1/clusters lists the clusters that exist"}
     assert client.get("/v1/clusters/nope").status_code == 404
     assert client.get("/v1/operations/999").status_code == 404
+    # larger than any id the store can hold: still just not there (never a 500)
+    for path in ("/v1/operations/99999999999999999999",
+                 "/v1/operations/99999999999999999999/events"):
+        r = client.get(path)
+        assert r.status_code == 404 and r.json()["error"]["field"] == "id", r.text
     _nothing_changed(client, tmp_path / "state")
 
 
@@ -319,6 +338,13 @@ SERENGETI_BAD_INPUT = [
     ("POST", CREATE, {"name": "x1", "distro": "nope"}, 422, "distro", "etcd"),
     ("POST", CREATE, _create(type="mesos"), 422, "nodeGroups[1].roles", "cannot run"),
     ("POST", CREATE, _create(specFile="maybe"), 422, "specFile", ""),
+    # a whole spec in the request has its own ranges, not the server's limits
+    ("POST", CREATE, _create(specFile=True, nodeGroups=[
+        {"name": "g", "roles": ["etcd"], "instanceNum": 20000}]), 422, "nodeGroups",
+     "at most 1000 nodes per cluster"),
+    ("POST", CREATE, _create(specFile=True, nodeGroups=[
+        {"name": "g", "roles": ["etcd"], "instanceNum": 3, "cpuNum": 1000000}]), 422,
+     "nodeGroups", "at most 128"),
     # clusters that do not exist, bad states
     ("GET", "/serengeti/api/cluster/nope", None, 404, "name", "nope"),
     ("GET", "/serengeti/api/cluster/nope/spec", None, 404, "name", "nope"),
@@ -353,6 +379,7 @@ SERENGETI_BAD_INPUT = [
      None, "cannot change a node's CPU"),
     # tasks
     ("GET", "/serengeti/api/task/999", None, 404, "id", "999"),
+    ("GET", "/serengeti/api/task/99999999999999999999", None, 404, "id", "999"),
     ("GET", "/serengeti/api/task/abc", None, 422, "task_id", ""),
     # networks
     ("POST", "/serengeti/api/networks", {"portGroup": "p"}, 422, "name", "required"),
@@ -406,6 +433,9 @@ SERENGETI_BAD_INPUT = [
                                               "cpuLimit": 0}, 422, "cpuLimit", ""),
     ("POST", "/serengeti/api/resourcepools", {"name": "rp2", "vcClusterName": "vc",
                                               "memLimitMB": "4096"}, 422, "memLimitMB", ""),
+    ("POST", "/serengeti/api/resourcepools", {"name": "rp2", "vcClusterName": "vc",
+                                              "cpuLimit": 10**20}, 422, "cpuLimit",
+     "2147483647"),
     ("POST", "/serengeti/api/resourcepools", {"name": "rp1", "vcClusterName": "vc"}, 409,
      "name", "already exists"),
     ("GET", "/serengeti/api/resourcepool/nope", None, 404, "name", "nope"),

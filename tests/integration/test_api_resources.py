@@ -200,6 +200,10 @@ BAD_INPUT = [
     ("POST", POOLS, {"cpuLimit": 2}, 422, "name", "required"),
     ("POST", POOLS, {"name": "rp2", "cpuLimit": 0}, 422, "cpuLimit", ""),
     ("POST", POOLS, {"name": "rp2", "memLimitMB": "4096"}, 422, "memLimitMB", ""),
+    # more than the store's integers hold: a 422, never a 500
+    ("POST", POOLS, {"name": "rp2", "cpuLimit": 99999999999999999999}, 422, "cpuLimit",
+     "2147483647"),
+    ("POST", POOLS, {"name": "rp2", "memLimitMB": 2**31}, 422, "memLimitMB", "2147483647"),
     ("POST", POOLS, {"name": "rp2", "vcClusterName": "vc"}, 422, "vcClusterName", "unknown"),
     ("POST", POOLS, {"name": "rp 2 "}, 422, "name", "letters"),
     ("POST", POOLS, {"name": "rp1"}, 409, "name", "already exists"),

@@ -62,3 +62,13 @@ def test_provider_options_from_a_toml_table_and_from_json(tmp_path: Path,
     monkeypatch.setenv("NDOVU_PROVIDER_OPTIONS", "seed=7")
     with pytest.raises(ConfigError, match=r"'provider_options'.*JSON object"):
         load_settings(config)
+
+
+def test_the_servers_limits_come_from_settings(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "ndovu.toml"
+    config.write_text("[ndovu]\nmax_cpu_per_node = 16\n")
+    monkeypatch.setenv("NDOVU_MAX_NODES_PER_CLUSTER", "50")
+    limits = load_settings(config_file=config).limits
+    assert (limits.nodes_per_cluster, limits.cpu_per_node) == (50, 16)
+    assert limits.memory_mb_per_node == 1024 * 1024  # the default

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ndovu.spec.limits import ServerLimits
 from tests.engine_doubles import MemoryProvider
 
 SPEC = {"nodeGroups": [
@@ -411,6 +412,24 @@ def test_scale_changes_every_node_of_the_group_one_at_a_time_in_memory(make_stac
     assert (group["cpuNum"], group["memCapacityMB"]) == (2, 2048)
     assert stack.cluster()["status"] == "RUNNING"
     assert {n["status"] for n in stack.nodes().values()} == {"SERVICE_READY"}
+
+
+def test_the_servers_limits_hold_for_resize_and_scale_in_memory(make_stack) -> None:
+    stack = make_stack(limits=ServerLimits(nodes_per_cluster=6, cpu_per_node=1))
+    stack.create()  # 3 coordinators and 3 workers: at the limit
+    r = stack.client.put("/v1/clusters/c/nodegroups/worker/instancenum",
+                         json={"instanceNum": 4})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == "instanceNum"
+    assert "cluster 'c' would have 7 nodes" in r.json()["error"]["message"]
+    r = stack.client.put("/v1/clusters/c/nodegroups/worker/scale", json={"cpuNum": 2})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == "cpuNum"
+    assert "this server allows at most 1" in r.json()["error"]["message"]
+    assert "max_cpu_per_node" in r.json()["error"]["hint"]
+    assert [o["type"] for o in stack.client.get("/v1/operations").json()["operations"]] == [
+        "CREATE"]
+    assert len(stack.nodes()) == 6
 
 
 def test_scale_outside_the_spec_or_to_the_same_size_is_422_in_memory(make_stack) -> None:

@@ -142,7 +142,7 @@ def create_cluster(ctx: ApiContext, *, name: str, cluster_type: str,
         kind = ctx.catalog.get(cluster_type)
         spec, cluster_type = kind.spec, kind.name
     plan = expand(spec, cluster_name=name, cluster_type=cluster_type, overrides=node_groups,
-                  configuration=configuration, healing=healing)
+                  configuration=configuration, healing=healing, limits=ctx.limits)
     # where each role's software comes from: the catalog distro's packages and depot
     # tarballs (a full spec from the request has no distro; its roles install their own
     # default packages)
@@ -272,6 +272,8 @@ def resize_group(ctx: ApiContext, name: str, group: str, count: int, *,
         if count == current.instance_num:
             raise SpecError(f"{field}: node group '{group}' of cluster '{name}' already "
                             f"has {count} nodes; nothing to resize", field=field)
+        ctx.limits.check_nodes(plan.node_count() - current.instance_num + count, field,
+                               f"cluster {name!r}")
         _refuse_if_busy(s, cluster, "resize", surface)
         _refuse_unless_running(cluster, "resize", surface)
         resized = replace(plan, groups=tuple(
@@ -321,6 +323,8 @@ def scale_group(ctx: ApiContext, name: str, group: str, cpu: int | None,
             spec_group = ctx.catalog.get(cluster.type).spec.group(current.name)
         except NdovuError:
             spec_group = None
+        ctx.limits.check_size(cpu, memory_mb, None, group=group,
+                              fields=(cpu_field, memory_field, ""))
         if spec_group is not None:
             _check_size(cpu, spec_group.cpu_num, cpu_field, group, "CPUs")
             _check_size(memory_mb, spec_group.mem_capacity_mb, memory_field, group,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ndovu.api.reading import Reader
 from ndovu.catalog import Catalog
+from ndovu.spec.limits import DEFAULT_LIMITS, ServerLimits
 from ndovu.spec.model import ClusterPlan
 from ndovu.store.db import Store
 
@@ -50,6 +51,8 @@ class ApiContext:
     # the pass durations of the engine in this process (ndovu.engine.pass_times), added
     # to /metrics; None when the engine runs elsewhere
     engine_metrics: CollectorRegistry | None = None
+    # what one cluster may ask for on this server, whatever its spec allows
+    limits: ServerLimits = DEFAULT_LIMITS
     # the largest request body accepted (larger ones: 413 before any route runs)
     max_body_bytes: int = 1 << 20
 

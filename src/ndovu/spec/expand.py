@@ -9,6 +9,7 @@ from typing import Any
 
 from ndovu.errors import SpecError
 from ndovu.spec.healing import parse_healing
+from ndovu.spec.limits import DEFAULT_LIMITS, ServerLimits
 from ndovu.spec.model import (
     INSTANCE_SIZES,
     ClusterPlan,
@@ -44,6 +45,7 @@ def expand(
     overrides: Sequence[Mapping[str, Any]] = (),
     configuration: Mapping[str, Any] | None = None,
     healing: Mapping[str, Any] | None = None,
+    limits: ServerLimits = DEFAULT_LIMITS,
 ) -> ClusterPlan:
     """Return the plan for one cluster of ``spec``.
 
@@ -65,13 +67,19 @@ def expand(
     ``configuration`` is merged over the spec's cluster configuration (nested objects are
     merged, the request wins); group-level configuration is merged the same way and kept
     on each GroupPlan. ``healing`` (the request's) is laid over the spec's policy.
+
+    The server's ``limits`` hold whatever the spec allows, checked on the numbers before
+    the plan's nodes exist anywhere.
     """
     validate_cluster_name(cluster_name, [g.name for g in spec.groups])
     by_group = _match_overrides(spec, overrides)
-    groups = tuple(_expand_group(g, *by_group.get(g.name, (None, {}))) for g in spec.groups)
+    groups = tuple(_expand_group(g, *by_group.get(g.name, (None, {})), limits)
+                   for g in spec.groups)
     config = deep_merge(spec.configuration, parse_mapping(configuration, "configuration"))
-    return ClusterPlan(cluster_name, cluster_type, groups, config,
+    plan = ClusterPlan(cluster_name, cluster_type, groups, config,
                        healing=parse_healing(healing, base=spec.healing))
+    limits.check_nodes(plan.node_count(), "nodeGroups", f"cluster {cluster_name!r}")
+    return plan
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,10 +130,15 @@ def _match_overrides(
     return found
 
 
-def _expand_group(g: NodeGroupSpec, path: str | None, over: Mapping[str, Any]) -> GroupPlan:
+def _expand_group(g: NodeGroupSpec, path: str | None, over: Mapping[str, Any],
+                  limits: ServerLimits) -> GroupPlan:
+    # fields name the value as the request wrote it, or the group when the spec gave it
+    where = path or "nodeGroups"
     path = path or ""
     key, value = pick(over, GROUP_KEYS["instanceNum"], path)
     num = _want_int(value, g.instance_num, f"{path}.{key}", g.name, "instances")
+    limits.check_nodes(num, f"{path}.{key}" if value is not None else where,
+                       f"node group {g.name!r}")
 
     key, value = pick(over, GROUP_KEYS["instanceType"], path)
     chosen = None if value is None else _want_type(value, g, f"{path}.{key}")
@@ -133,8 +146,10 @@ def _expand_group(g: NodeGroupSpec, path: str | None, over: Mapping[str, Any]) -
     size = INSTANCE_SIZES[chosen or spec_type or FALLBACK_INSTANCE_TYPE]
 
     key, value = pick(over, GROUP_KEYS["cpuNum"], path)
+    cpu_field = f"{path}.{key}" if value is not None else where
     cpu = _size(value, g.cpu_num, chosen, size.cpu, f"{path}.{key}", g.name, "CPUs")
     key, value = pick(over, GROUP_KEYS["memCapacityMB"], path)
+    mem_field = f"{path}.{key}" if value is not None else where
     mem = _size(value, g.mem_capacity_mb, chosen, size.memory_mb, f"{path}.{key}", g.name,
                 "MB of memory")
 
@@ -154,6 +169,8 @@ def _expand_group(g: NodeGroupSpec, path: str | None, over: Mapping[str, Any]) -
     key, value = pick(storage, STORAGE_KEYS["sizeGB"], storage_path)
     storage_gb = _want_int(value, g.storage.size_gb, f"{storage_path}.{key}", g.name,
                            "GB of storage", default=_default_storage(g, size))
+    limits.check_size(cpu, mem, storage_gb, group=g.name, fields=(
+        cpu_field, mem_field, f"{storage_path}.{key}" if value is not None else where))
 
     key, value = pick(over, GROUP_KEYS["haFlag"], path)
     ha = g.ha_flag if value is None else parse_ha(value, f"{path}.{key}")

@@ -176,6 +176,10 @@ class ClusterPlan:
             for i in range(g.instance_num)
         ]
 
+    def node_count(self) -> int:
+        """How many nodes ``nodes()`` would list, without listing them."""
+        return sum(g.instance_num for g in self.groups)
+
     def group(self, name: str) -> GroupPlan | None:
         return next((g for g in self.groups if g.name == name), None)
 

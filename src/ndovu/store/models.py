@@ -34,6 +34,11 @@ def as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# the largest value an Integer column holds on every supported database (PostgreSQL's
+# and MariaDB's INTEGER are 32-bit): ids and counts the API takes are bounded by it
+INT_MAX = 2**31 - 1
+
+
 class Base(DeclarativeBase):
     pass
 

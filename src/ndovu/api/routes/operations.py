@@ -11,13 +11,13 @@ from ndovu.api.deps import ApiContext, context
 from ndovu.api.schemas import ERROR_RESPONSES, EventList, OperationList, OperationRead
 from ndovu.api.views import event_read, operation_read
 from ndovu.errors import NotFoundError
-from ndovu.store.models import Event, Operation
+from ndovu.store.models import INT_MAX, Event, Operation
 
 router = APIRouter(prefix="/v1/operations", tags=["operations"], responses=ERROR_RESPONSES)
 
 
 def _get(s: Any, op_id: int) -> Operation:
-    op = s.get(Operation, op_id)
+    op = s.get(Operation, op_id) if 0 < op_id <= INT_MAX else None  # none larger exists
     if op is None:
         raise NotFoundError(f"no operation with id {op_id}", field="id")
     return op

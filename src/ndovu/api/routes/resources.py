@@ -24,6 +24,7 @@ from ndovu.api.schemas import (
     ResourcePoolList,
     ResourcePoolRead,
 )
+from ndovu.store.models import INT_MAX
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
@@ -71,9 +72,9 @@ class NetworkUpdateBody(_Body):
 
 class ResourcePoolCreateBody(_Body):
     name: StrictStr
-    cpuLimit: StrictInt | None = Field(default=None, ge=1,
+    cpuLimit: StrictInt | None = Field(default=None, ge=1, le=INT_MAX,
                                        description="CPUs of all its nodes; null: unlimited")
-    memLimitMB: StrictInt | None = Field(default=None, ge=1,
+    memLimitMB: StrictInt | None = Field(default=None, ge=1, le=INT_MAX,
                                          description="MB of all its nodes; null: unlimited")
 
 

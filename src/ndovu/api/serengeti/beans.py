@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, StrictInt, StrictStr
 
+from ndovu.store.models import INT_MAX
+
 # ClusterCreate fields BDE clients send that mean nothing to ndovu: vSphere templates and
 # clone modes, yum repositories and proxies (ndovu installs nothing on nodes), external
 # HDFS/MapReduce, rack maps, BDE's internal copies (networkings, distroMap, vcClusters)
@@ -132,8 +134,10 @@ class ResourcePoolAdd(_Bean):
     name: StrictStr
     vcClusterName: StrictStr
     resourcePoolName: StrictStr | None = None
-    cpuLimit: StrictInt | None = Field(default=None, ge=1, description="CPUs of all nodes")
-    memLimitMB: StrictInt | None = Field(default=None, ge=1, description="MB of all nodes")
+    cpuLimit: StrictInt | None = Field(default=None, ge=1, le=INT_MAX,
+                                       description="CPUs of all nodes")
+    memLimitMB: StrictInt | None = Field(default=None, ge=1, le=INT_MAX,
+                                         description="MB of all nodes")
 
 
 class DatastoreAdd(_Bean):

@@ -24,7 +24,7 @@ from ndovu.catalog import CatalogType
 from ndovu.errors import NotFoundError, SpecError
 from ndovu.placement import Placement
 from ndovu.spec import ClusterSpec, parse_spec
-from ndovu.store.models import Cluster, Operation
+from ndovu.store.models import INT_MAX, Cluster, Operation
 
 router = APIRouter(prefix="/serengeti/api", tags=["serengeti"], responses=ERROR_RESPONSES)
 
@@ -273,7 +273,7 @@ def scale_group(name: str, group: str, body: ResourceScale, request: Request,
 @router.get("/task/{task_id}", name="serengeti_task", response_model=BdeTaskRead)
 def show_task(task_id: int, ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
     with ctx.store.session() as s:
-        op = s.get(Operation, task_id)
+        op = s.get(Operation, task_id) if 0 < task_id <= INT_MAX else None
         if op is None:
             raise NotFoundError(f"no task with id {task_id}", field="id")
         return views.task_read(op)
