@@ -116,6 +116,21 @@ def test_bad_create_is_refused_and_changes_nothing(refusing: tuple[TestClient, P
     _nothing_changed(client, state_dir)
 
 
+def test_a_method_a_path_does_not_take_is_a_405_naming_the_ones_it_does(
+        refusing: tuple[TestClient, Path]) -> None:
+    client, state_dir = refusing
+    r = client.patch("/v1/clusters", json={"name": "zk", "type": "zookeeper"})
+    assert r.status_code == 405
+    assert set(r.headers["allow"].split(", ")) == {"GET", "POST"}
+    assert r.json()["error"] == {"code": "method_not_allowed",
+                                 "message": "PATCH is not allowed on /v1/clusters",
+                                 "hint": f"use {r.headers['allow']}"}
+    # logout only by POST: a link or an image on any page cannot end a session
+    r = client.get("/serengeti/j_spring_security_logout")
+    assert (r.status_code, r.headers["allow"]) == (405, "POST")
+    _nothing_changed(client, state_dir)
+
+
 def test_malformed_json_is_a_400(refusing: tuple[TestClient, Path]) -> None:
     client, state_dir = refusing
     r = client.post("/v1/clusters", content=b'{"name": "zk", "type": ',
@@ -354,6 +369,10 @@ SERENGETI_BAD_INPUT = [
     ("PUT", f"{E1}/action", None, 422, "state", "start, resume, stop"),
     ("PUT", f"{E1}?state=bogus", None, 422, "state", "start, resume, stop"),
     ("PUT", f"{E1}", None, 422, "state", "start, resume, stop"),
+    ("PUT", f"{E1}", {"state": "bogus"}, 422, "state", "start, resume, stop"),
+    ("PUT", f"{E1}?state=start", {"state": "stop"}, 422, "state", "give one"),
+    ("PUT", f"{E1}", {"state": 1}, 422, "state", ""),
+    ("PUT", f"{E1}", {"action": "stop"}, 422, "state", "required"),
     ("PUT", f"{E1}/action?state=stop&force=maybe", None, 422, "force", ""),
     # resize: the body is a bare integer > 0 within the spec's range
     ("PUT", RESIZE, "five", 422, "instanceNum", "bare JSON integer"),

@@ -133,7 +133,9 @@ def test_a_bde_client_runs_an_etcd_cluster_on_its_network(server: Server) -> Non
     r = s.delete(api(server, "network/net1"), headers=JSON)
     assert r.status_code == 409 and "bde_etcd" in r.json()["error"]["message"]
 
-    follow(s, s.put(api(server, "cluster/bde_etcd/action?state=stop"), headers=JSON), server)
+    # as the seed's stopRestAPI.py asks: the state in a JSON body, not in ?state=
+    follow(s, s.put(api(server, "cluster/bde_etcd"), json={"state": "stop"}, headers=JSON),
+           server)
     cluster = s.get(api(server, "cluster/bde_etcd"), headers=JSON).json()
     assert cluster["status"] == "STOPPED"
     assert {n["status"] for n in nodes(cluster)} == {"POWERED_OFF"}
@@ -179,6 +181,10 @@ def test_a_bde_client_runs_an_etcd_cluster_on_its_network(server: Server) -> Non
 
     # logged out, the same cookie no longer works
     cookie = s.cookies.get("JSESSIONID")
-    assert s.get(server.url + "/serengeti/j_spring_security_logout").status_code == 200
+    # only by POST: a GET (a link, an image on any page) changes nothing
+    r = s.get(server.url + "/serengeti/j_spring_security_logout")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    assert s.get(api(server, "clusters"), headers=JSON).status_code == 200
+    assert s.post(server.url + "/serengeti/j_spring_security_logout").status_code == 200
     r = requests.get(api(server, "clusters"), cookies={"JSESSIONID": cookie})
     assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ndovu.errors import (
     AuthError,
@@ -42,6 +43,14 @@ def error_response(status: int, code: str, message: str, *, field: str | None = 
     if hint:
         body["hint"] = hint
     return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _methods_of(request: Request) -> list[str]:
+    """Every method some route of the request's path takes (for a 405's Allow), asked of
+    the routes themselves: included routers keep their routes to themselves."""
+    return [method for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+            if any(route.matches({**request.scope, "method": method})[0] == Match.FULL
+                   for route in request.app.routes)]
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
@@ -88,9 +97,16 @@ def install(app: FastAPI) -> None:
         return error_response(422, "invalid_request", message, field=field or None)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette's Allow names the first route of the path only
+            headers["Allow"] = ", ".join(_methods_of(request))
+            return error_response(405, code, f"{request.method} is not allowed on "
+                                  f"{request.url.path}", hint=f"use {headers['Allow']}",
+                                  headers=headers)
+        return error_response(exc.status_code, code, str(exc.detail), headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

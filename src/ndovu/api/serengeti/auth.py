@@ -40,12 +40,10 @@ def login(response: Response, ctx: Annotated[ApiContext, Depends(context)],
     return {"user": principal.name, "isAdmin": principal.is_admin}
 
 
-@router.get("/serengeti/j_spring_security_logout", operation_id="serengeti_logout_get",
-            response_model=BdeLogoutRead)
+# POST only: a GET that changes state can be triggered by any page the user opens (an
+# image pointing here would log them out); a GET answers 405 naming POST
 @router.post("/serengeti/j_spring_security_logout", operation_id="serengeti_logout",
              response_model=BdeLogoutRead)
-@router.get("/serengeti/api/j_spring_security_logout",
-            operation_id="serengeti_api_logout_get", response_model=BdeLogoutRead)
 @router.post("/serengeti/api/j_spring_security_logout", operation_id="serengeti_api_logout",
              response_model=BdeLogoutRead)
 def logout(request: Request, response: Response,

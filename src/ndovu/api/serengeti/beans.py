@@ -91,6 +91,13 @@ class ResourceScale(_Bean):
     memory: StrictInt = Field(default=0, ge=0, description="MB per node")
 
 
+class ClusterState(_Bean):
+    """The body the seed's startRestAPI.py and stopRestAPI.py send to
+    ``PUT /cluster/{name}`` instead of ``?state=``."""
+
+    state: StrictStr
+
+
 class IpBlock(_Bean):
     beginIp: StrictStr
     endIp: StrictStr

@@ -18,7 +18,7 @@ from ndovu.api import commands
 from ndovu.api.deps import ApiContext, context
 from ndovu.api.schemas import ERROR_RESPONSES
 from ndovu.api.serengeti import views
-from ndovu.api.serengeti.beans import TRAFFIC_TYPES, ClusterCreate, ResourceScale
+from ndovu.api.serengeti.beans import TRAFFIC_TYPES, ClusterCreate, ClusterState, ResourceScale
 from ndovu.api.serengeti.models import BdeClusterRead, BdeClusterSpec, BdeTaskRead
 from ndovu.catalog import CatalogType
 from ndovu.errors import NotFoundError, SpecError
@@ -224,10 +224,16 @@ def cluster_action(name: str, request: Request, response: Response,
 @router.put("/cluster/{name}", status_code=202, response_model=BdeTaskRead)
 def cluster_state_legacy(name: str, request: Request, response: Response,
                          ctx: Annotated[ApiContext, Depends(context)],
+                         body: Annotated[ClusterState | None, Body()] = None,
                          state: str | None = None, force: bool = False) -> dict[str, Any]:
-    """BDE's older ``PUT /cluster/{name}?state=…``, forwarded to the action (a body is
-    ignored, as BDE's forward ignores it)."""
-    return _accepted(request, response, _state_change(ctx, name, state))
+    """BDE's older ``PUT /cluster/{name}?state=…``, forwarded to the action; the state
+    may come as the JSON body ``{"state": "start"}`` instead, as the seed's scripts send
+    it."""
+    if body is not None and state is not None and body.state.lower() != state.lower():
+        raise SpecError(f"state: the body says {body.state!r} and ?state= says {state!r}; "
+                        "give one", field="state")
+    return _accepted(request, response,
+                     _state_change(ctx, name, state if body is None else body.state))
 
 
 def _shape(value: object) -> str:
