@@ -48,8 +48,15 @@ class Process:
     close_provider: Callable[[], None] = lambda: None
 
 
+def _make_state_dir(settings: Settings) -> None:
+    """The state directory, its owner's only: it holds the SQLite database, the initial
+    admin password and the local provider's nodes."""
+    settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.state_dir.chmod(0o700)  # also one made before this rule
+
+
 def build(settings: Settings) -> Process:
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    _make_state_dir(settings)
     store = Store(settings.db_url)
     store.migrate()
     password_file = accounts.ensure_initial_admin(store, settings.state_dir)
@@ -174,7 +181,7 @@ def engine_name(settings: Settings) -> str:
 def _lock_state_dir(settings: Settings) -> IO[str]:
     """One engine per state directory: the local provider's nodes live there, and two
     engines would work on the same clusters at once."""
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    _make_state_dir(settings)
     handle = (settings.state_dir / "server.lock").open("a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -43,3 +44,22 @@ def test_a_taken_port_is_refused_before_anything_starts(server: Server,
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{server.port}" in result.stderr
     assert not (other / "ndovu.db").exists()  # nothing was created
+
+
+def test_the_state_dir_and_its_database_are_the_owners_only(tmp_path: Path) -> None:
+    # made loose before this rule: a started server tightens them
+    state = tmp_path / "loose"
+    state.mkdir()
+    state.chmod(0o755)
+    sqlite3.connect(state / "ndovu.db").close()  # an empty database, world-readable
+    (state / "ndovu.db").chmod(0o644)
+    env = {"NDOVU_DATABASE_URL": f"sqlite:///{state / 'ndovu.db'}"}
+    srv = Server(state, subnet="127.63.0.0/16", env=env).start()
+    try:
+        modes = {p.name: p.stat().st_mode & 0o777 for p in state.iterdir()
+                 if p.name.startswith("ndovu.db")}
+        assert state.stat().st_mode & 0o777 == 0o700
+        assert modes and set(modes.values()) == {0o600}, modes  # with its -wal and -shm
+        assert (state / "initial-admin-password").stat().st_mode & 0o777 == 0o600
+    finally:
+        srv.stop()
