@@ -63,8 +63,12 @@ class Settings:
     # how often each cluster at rest is looked at (its nodes and their health probes),
     # spread over the interval; 0: never (statuses then say only what operations saw)
     observe_interval_s: float = 30.0
-    # the URL at which nodes download the software depot's files (…/depot); empty: this
-    # server's own host and port, which suits nodes that can reach that address
+    # the URL at which clients reach this server (e.g. https://ndovu.example:8443 behind
+    # a proxy): URLs in responses are built from it, never from a request's Host or
+    # X-Forwarded-* headers; empty: http://HOST:PORT
+    public_url: str = ""
+    # the URL at which nodes download the software depot's files (…/depot); empty: the
+    # public URL's, which suits nodes that can reach that address
     depot_url: str = ""
 
     @property
@@ -77,13 +81,18 @@ class Settings:
         return self.database_url or f"sqlite:///{self.state_dir / 'ndovu.db'}"
 
     @property
-    def nodes_depot_url(self) -> str:
-        """The depot's base URL as nodes use it."""
-        if self.depot_url:
-            return self.depot_url.rstrip("/")
+    def public_base_url(self) -> str:
+        """This server's URL as clients use it."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
         host = socket.getfqdn() if self.host in ("0.0.0.0", "::", "") else self.host
         host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.port}/depot"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def nodes_depot_url(self) -> str:
+        """The depot's base URL as nodes use it."""
+        return (self.depot_url or f"{self.public_base_url}/depot").rstrip("/")
 
 
 _ENV_PREFIX = "NDOVU_"

@@ -99,6 +99,7 @@ def build(settings: Settings) -> Process:
                                 static_network_refusal=provider.static_network_refusal,
                                 check_node_room=_node_room_check(settings),
                                 limits=settings.limits,
+                                public_url=settings.public_base_url,
                                 engine_metrics=engine.pass_times.registry
                                 if settings.engine else None))
 

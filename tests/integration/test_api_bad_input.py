@@ -9,6 +9,7 @@ import contextlib
 import json
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -670,19 +671,39 @@ def test_the_seed_heat_plugins_own_calls_work(bde) -> None:
          "networkConfig": {"MGT_NETWORK": ["vxw-dvs-22-virtualwire-7"]}}),
         headers={"content-type": "application/json"})
     assert r.status_code == 202, r.text
-    assert r.headers["Location"] == f"http://testserver/serengeti/api/task/{r.json()['id']}"
+    # from the configured URL (here the default host and port), not the request's Host
+    assert r.headers["Location"] == f"http://127.0.0.1:8470/serengeti/api/task/{r.json()['id']}"
     spec = client.get("/serengeti/api/cluster/heat_etcd/spec").json()
     assert spec["networkConfig"] == {"MGT_NETWORK": ["tenant_net"]} and spec["type"] == "etcd"
     _running(store, "heat_etcd")
     r = client.put("/serengeti/api/cluster/heat_etcd?state=stop",
                    headers={"content-type": "application/json"})
     assert r.status_code == 202, r.text
-    task = client.get(r.headers["Location"]).json()
+    task = client.get(urlsplit(r.headers["Location"]).path).json()  # cookie: testserver's
     assert (task["target"], task["status"], task["type"]) == ("heat_etcd", "STARTING", "INNER")
     assert client.get("/serengeti/api/cluster/heat_etcd").json()["status"] == "STOPPING"
     # BDE's defaultNetwork exists, as on a BDE server
     names = [n["name"] for n in client.get("/serengeti/api/networks").json()]
     assert names[0] == "defaultNetwork"
+
+
+def test_urls_in_responses_come_from_the_configured_public_url(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    process = build(load_settings(state_dir=state_dir, engine=False,
+                                  database_url=database_url(state_dir),
+                                  local_subnet="127.62.0.0/16",
+                                  public_url="https://ndovu.example:8443/"))
+    password = (state_dir / "initial-admin-password").read_text().strip()
+    with TestClient(process.app) as c:
+        assert c.post("/serengeti/j_spring_security_check", data={
+            "j_username": "admin", "j_password": password}).status_code == 200
+        # whatever the request claims to be addressed to
+        r = c.post(CREATE, json={"name": "e9", "type": "etcd"},
+                   headers={"Host": "evil.example", "X-Forwarded-Proto": "http",
+                            "X-Forwarded-Host": "evil.example"})
+        assert r.status_code == 202, r.text
+        assert r.headers["Location"] == (
+            f"https://ndovu.example:8443/serengeti/api/task/{r.json()['id']}")
 
 
 def test_v1_creates_use_networks_and_resource_pools_too(client: TestClient,

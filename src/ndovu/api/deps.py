@@ -51,6 +51,9 @@ class ApiContext:
     # the pass durations of the engine in this process (ndovu.engine.pass_times), added
     # to /metrics; None when the engine runs elsewhere
     engine_metrics: CollectorRegistry | None = None
+    # this server's URL as clients use it (Settings.public_base_url): absolute URLs in
+    # responses start with it, never with what a request's headers claim
+    public_url: str = "http://127.0.0.1:8470"
     # what one cluster may ask for on this server, whatever its spec allows
     limits: ServerLimits = DEFAULT_LIMITS
     # the largest request body accepted (larger ones: 413 before any route runs)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from sqlalchemy import select
 
 from ndovu.api import commands
-from ndovu.api.deps import ApiContext, context
+from ndovu.api.deps import ApiContext, app_context, context
 from ndovu.api.schemas import ERROR_RESPONSES
 from ndovu.api.serengeti import views
 from ndovu.api.serengeti.beans import TRAFFIC_TYPES, ClusterCreate, ClusterState, ResourceScale
@@ -43,8 +43,11 @@ CUSTOM_TYPE = "custom"
 
 
 def _accepted(request: Request, response: Response, op: Operation) -> dict[str, Any]:
-    # BDE answers with the full URL of the task (its CLI takes the last path segment)
-    response.headers["Location"] = str(request.url_for("serengeti_task", task_id=op.id))
+    # BDE answers with the full URL of the task (its CLI takes the last path segment),
+    # from the configured public URL: a client's Host header must not steer where others
+    # are sent
+    path = request.app.url_path_for("serengeti_task", task_id=op.id)
+    response.headers["Location"] = f"{app_context(request).public_url}{path}"
     return views.task_read(op)
 
 
