@@ -39,9 +39,13 @@ from ndovu.store.models import Cluster, Datastore, Network, Node, ResourcePool
 # has it: the provider's own addresses, like a DHCP network. It cannot be changed.
 DEFAULT_NETWORK = "defaultNetwork"
 # BDE's Constants.RESOURCE_NAME_PATTERN (letters, digits, '_', '-', spaces), with single
-# spaces between words only, at most 80 characters
-RESOURCE_NAME = re.compile(r"[\w-]+(?: [\w-]+)*")
+# spaces between words only, at most 80 characters; ASCII, as Java's \w is: a Cyrillic
+# letter that looks like a Latin one would make a look-alike of another name
+RESOURCE_NAME = re.compile(r"[\w-]+(?: [\w-]+)*", re.ASCII)
 MAX_NAME = 80
+# the longest vSphere object name a field may carry (their columns' size)
+MAX_TEXT = 200
+MAX_DATASTORE_NAMES = 64
 MAX_BLOCKS = 64
 DATASTORE_TYPES = ("SHARED", "LOCAL")
 # BDE 2.x NetworkDnsType
@@ -66,6 +70,17 @@ def check_name(name: str, what: str, field: str = "name") -> str:
                         f"'_' and '-', words separated by single spaces, at most {MAX_NAME} "
                         "characters", field=field)
     return name
+
+
+def check_text(value: str, field: str, what: str) -> str:
+    """A free-text name of something outside ndovu (a port group, a vCenter cluster):
+    not empty, printable, at most MAX_TEXT characters."""
+    if not value.strip():
+        raise SpecError(f"{field}: give the {what}", field=field)
+    if len(value) > MAX_TEXT or not value.isprintable():
+        raise SpecError(f"{field}: the {what} must be printable and at most {MAX_TEXT} "
+                        f"characters (got {len(value)})", field=field)
+    return value
 
 
 def _now() -> datetime:
@@ -171,8 +186,7 @@ def add_network(s: Session, *, name: str, port_group: str, is_dhcp: bool,
                 dns2: str | None, gateway: str | None, netmask: str | None,
                 dns_type: str | None, address_space: str | None, provider: str) -> Network:
     check_name(name, "network")
-    if not port_group.strip():
-        raise SpecError("portGroup: give the port group's name", field="portGroup")
+    check_text(port_group, "portGroup", "port group's name")
     if dns_type is not None and dns_type.upper() not in DNS_TYPES:
         raise SpecError(f"dnsType: {dns_type!r} is not one of {', '.join(DNS_TYPES)}",
                         field="dnsType")
@@ -186,8 +200,8 @@ def add_network(s: Session, *, name: str, port_group: str, is_dhcp: bool,
         raise SpecError("ipBlocks: a static network (isDhcp false) needs at least one block "
                         "{beginIp, endIp} of addresses for its nodes", field="ipBlocks")
     blocks = check_blocks(ip_blocks or (), "ipBlocks", address_space, provider)
-    if name == DEFAULT_NETWORK or s.scalars(select(Network.id)
-                                            .where(Network.name == name)).first():
+    if name.casefold() == DEFAULT_NETWORK.casefold() or s.scalars(
+            select(Network.id).where(Network.name == name)).first():
         raise ConflictError(f"a network named {name!r} already exists", field="name",
                             hint="choose another name, or change it with PUT")
     _refuse_overlap_with_others(s, name, blocks, "ipBlocks")
@@ -303,9 +317,9 @@ def free_addresses(s: Session, net: Network) -> int | None:
 def add_resource_pool(s: Session, *, name: str, vc_cluster: str, vc_resource_pool: str | None,
                       cpu_limit: int | None, mem_limit_mb: int | None) -> ResourcePool:
     check_name(name, "resource pool")
-    if not vc_cluster.strip():
-        raise SpecError("vcClusterName: give the vCenter cluster's name",
-                        field="vcClusterName")
+    check_text(vc_cluster, "vcClusterName", "vCenter cluster's name")
+    if vc_resource_pool is not None:
+        check_text(vc_resource_pool, "resourcePoolName", "vCenter resource pool's name")
     if s.scalars(select(ResourcePool.id).where(ResourcePool.name == name)).first():
         raise ConflictError(f"a resource pool named {name!r} already exists", field="name")
     row = ResourcePool(name=name, vc_cluster_name=vc_cluster,
@@ -366,11 +380,11 @@ def add_datastore(s: Session, *, name: str, spec: Sequence[str], type_: str,
     if kind not in DATASTORE_TYPES:
         raise SpecError(f"type: {type_!r} is not one of {', '.join(DATASTORE_TYPES)}",
                         field="type")
-    if not spec:
-        raise SpecError("spec: give at least one datastore name (or pattern)", field="spec")
+    if not spec or len(spec) > MAX_DATASTORE_NAMES:
+        raise SpecError(f"spec: give 1 to {MAX_DATASTORE_NAMES} datastore names (or "
+                        "patterns)", field="spec")
     for i, item in enumerate(spec):
-        if not item.strip():
-            raise SpecError(f"spec[{i}]: a datastore name cannot be empty", field=f"spec[{i}]")
+        check_text(item, f"spec[{i}]", "datastore name")
         if regex:
             try:
                 re.compile(item)

@@ -164,6 +164,15 @@ STORES = "/v1/datastores"
 BAD_INPUT = [
     ("POST", NETS, {"ipBlocks": [BLOCK]}, 422, "name", "required"),
     ("POST", NETS, {"name": "n2"}, 422, "ipBlocks", "static"),
+    # names: ASCII only (no look-alike of another name), built-in names in any case
+    ("POST", NETS, {"name": "defaultNetw\u043erk", "isDhcp": True}, 422, "name",
+     "letters, digits"),
+    ("POST", NETS, {"name": "DEFAULTNETWORK", "isDhcp": True}, 409, "name", "already"),
+    # free text: bounded, printable
+    ("POST", NETS, {"name": "n2", "isDhcp": True, "portGroup": "p" * 900_000}, 422,
+     "portGroup", "at most 200"),
+    ("POST", NETS, {"name": "n2", "isDhcp": True, "portGroup": "pg\n1"}, 422, "portGroup",
+     "printable"),
     ("POST", NETS, {"name": "n2", "ipBlocks": [{"beginIp": "10.0.0.1", "endIp": "10.0.0.9"}]},
      422, "ipBlocks[0]", "127.0.0.0/8"),
     ("POST", NETS, {"name": "n2", "ipBlocks": [{"beginIp": "127.73.1.x", "endIp": "127.73.1.9"}]},
@@ -210,7 +219,9 @@ BAD_INPUT = [
     ("GET", f"{POOLS}/nope", None, 404, "name", "GET /v1/resourcepools lists"),
     ("DELETE", f"{POOLS}/nope", None, 404, "name", "nope"),
     ("DELETE", f"{POOLS}/rp1", None, 409, "name", "e1"),
-    ("POST", STORES, {"name": "ds2"}, 422, "spec", "at least one"),
+    ("POST", STORES, {"name": "ds2"}, 422, "spec", "1 to 64"),
+    ("POST", STORES, {"name": "ds2", "spec": ["x"] * 65}, 422, "spec", "1 to 64"),
+    ("POST", STORES, {"name": "ds2", "spec": ["x" * 201]}, 422, "spec[0]", "at most 200"),
     ("POST", STORES, {"name": "ds2", "spec": ["x"], "type": "NFS"}, 422, "type", "SHARED"),
     ("POST", STORES, {"name": "ds2", "spec": ["("], "regex": True}, 422, "spec[0]", "pattern"),
     ("POST", STORES, {"name": "ds1", "spec": ["x"]}, 409, "name", "already exists"),
