@@ -21,8 +21,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from ndovu.errors import AuthError, ConflictError, SpecError
+from ndovu import throttle
+from ndovu.errors import AuthError, ConflictError, ForbiddenError, NotFoundError, SpecError
 from ndovu.store.db import Store
 from ndovu.store.models import ApiToken, User, as_utc
 
@@ -34,6 +36,7 @@ LIFETIMES = {BEARER: timedelta(days=30), SESSION: timedelta(hours=12)}
 INITIAL_ADMIN = "admin"
 INITIAL_PASSWORD_FILE = "initial-admin-password"
 MIN_PASSWORD_LENGTH = 10
+MIN_DISTINCT_CHARACTERS = 5
 USER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 
 _hasher = PasswordHasher()
@@ -47,6 +50,7 @@ class Principal:
     user_id: int
     name: str
     is_admin: bool
+    disabled: bool = False
 
 
 def _digest(token: str) -> str:
@@ -57,10 +61,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def check_new_password(password: object, field: str = "password") -> str:
+def check_new_password(password: object, name: str, field: str = "password") -> str:
+    """At least MIN_PASSWORD_LENGTH characters, MIN_DISTINCT_CHARACTERS of them different
+    and not blank (ten spaces, or 'aaaaaaaaaa', are not passwords), and not the name."""
+    rule = (f"a password needs at least {MIN_PASSWORD_LENGTH} characters, "
+            f"{MIN_DISTINCT_CHARACTERS} of them different, and not only spaces")
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-        raise SpecError(f"a password must have at least {MIN_PASSWORD_LENGTH} characters",
-                        field=field, hint="choose a longer password")
+        raise SpecError(rule, field=field, hint="choose a longer password")
+    if len(set(password.strip())) < MIN_DISTINCT_CHARACTERS:
+        raise SpecError(rule, field=field, hint="choose a less repetitive password")
+    if password.casefold() == name.casefold():
+        raise SpecError("a password cannot be the user's name", field=field)
     return password
 
 
@@ -68,7 +79,7 @@ def create_user(store: Store, name: str, password: str, *, is_admin: bool = Fals
     if not isinstance(name, str) or not USER_NAME.fullmatch(name):
         raise SpecError(f"user name {name!r} is not valid: use a letter, then letters, digits, "
                         "'_', '.' or '-' (at most 64)", field="name")
-    check_new_password(password)
+    check_new_password(password, name)
     try:
         with store.session() as s:
             s.add(User(name=name, password_hash=_hasher.hash(password), is_admin=is_admin))
@@ -78,37 +89,98 @@ def create_user(store: Store, name: str, password: str, *, is_admin: bool = Fals
 
 def list_users(store: Store) -> list[Principal]:
     with store.session() as s:
-        return [Principal(u.id, u.name, u.is_admin)
+        return [Principal(u.id, u.name, u.is_admin, u.disabled)
                 for u in s.scalars(select(User).order_by(User.name))]
 
 
-def set_password(store: Store, name: str, password: str) -> None:
-    check_new_password(password)
+def _user(s: Session, name: str) -> User:
+    user = s.scalars(select(User).where(User.name == name)).first()
+    if user is None:
+        raise NotFoundError(f"no user named {name!r}", field="name",
+                            hint="GET /v1/users lists the users")
+    return user
+
+
+def set_password(store: Store, name: str, password: str, *,
+                 keep_token: str | None = None) -> None:
+    """A new password ends every session of the old one, but ``keep_token`` (the
+    caller's own, when users change their own password)."""
+    check_new_password(password, name)
     with store.session() as s:
-        user = s.scalars(select(User).where(User.name == name)).first()
-        if user is None:
-            raise SpecError(f"no user named {name!r}", field="name")
+        user = _user(s, name)
         user.password_hash = _hasher.hash(password)
-        # a new password ends every session of the old one
+        s.execute(delete(ApiToken).where(
+            ApiToken.user_id == user.id,
+            ApiToken.token_hash != _digest(keep_token or "")))
+
+
+def _refuse_losing_the_last_admin(s: Session, user: User, verb: str) -> None:
+    others = s.scalars(select(User.id).where(User.is_admin, User.id != user.id,
+                                             User.disabled.is_(False)).limit(1)).first()
+    if user.is_admin and others is None:
+        raise ConflictError(f"cannot {verb} {user.name!r}: it is the last administrator who "
+                            "can log in", field="name",
+                            hint="make another administrator first")
+
+
+def set_disabled(store: Store, name: str, disabled: bool, *, by: Principal) -> Principal:
+    """Disable (every token revoked, no more logins) or enable again an account."""
+    if name == by.name:
+        raise ConflictError("you cannot disable or enable yourself", field="name")
+    with store.session() as s:
+        user = _user(s, name)
+        if disabled:
+            _refuse_losing_the_last_admin(s, user, "disable")
+            s.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+        user.disabled = disabled
+        return Principal(user.id, user.name, user.is_admin, user.disabled)
+
+
+def delete_user(store: Store, name: str, *, by: Principal) -> None:
+    """Delete an account and every token of it."""
+    if name == by.name:
+        raise ConflictError("you cannot delete yourself", field="name")
+    with store.session() as s:
+        user = _user(s, name)
+        _refuse_losing_the_last_admin(s, user, "delete")
         s.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+        s.delete(user)
 
 
-def authenticate(store: Store, name: object, password: object) -> Principal:
-    """The user with this name and password; AuthError (saying nothing more) otherwise."""
+def authenticate(store: Store, name: object, password: object, address: str) -> Principal:
+    """The enabled user with this name and password; AuthError (saying nothing more)
+    otherwise, and TooManyRequestsError while failures from ``address`` must wait
+    (ndovu.throttle)."""
     refused = AuthError("invalid user name or password")
     if not isinstance(name, str) or not isinstance(password, str):
         raise refused
+    throttle.check(store, name, address)
     with store.session() as s:
         user = s.scalars(select(User).where(User.name == name)).first()
         try:
             _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+            right = user is not None and not user.disabled
         except (VerificationError, InvalidHashError):
-            raise refused from None
-        if user is None:
-            raise refused
-        if _hasher.check_needs_rehash(user.password_hash):
+            right = False
+        if right and user is not None and _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
-        return Principal(user.id, user.name, user.is_admin)
+        principal = Principal(user.id, user.name, user.is_admin) if right and user else None
+    if principal is None:
+        throttle.failed(store, name, address)
+        raise refused
+    throttle.succeeded(store, name, address)
+    return principal
+
+
+def check_current_password(store: Store, principal: Principal, password: object,
+                           address: str) -> None:
+    """Users changing their own password prove they know the current one (a token
+    alone does not do): ForbiddenError when wrong, throttled like a login."""
+    try:
+        authenticate(store, principal.name, password, address)
+    except AuthError:
+        raise ForbiddenError("currentPassword: that is not your current password",
+                             field="currentPassword") from None
 
 
 def issue_token(store: Store, principal: Principal, kind: str) -> tuple[str, datetime]:
@@ -127,7 +199,7 @@ def issue_token(store: Store, principal: Principal, kind: str) -> tuple[str, dat
 _TOKEN_OWNER = (select(User.id, User.name, User.is_admin, ApiToken.expires_at)
                 .join(User, User.id == ApiToken.user_id)
                 .where(ApiToken.token_hash == bindparam("token_hash"),
-                       ApiToken.kind == bindparam("kind")))
+                       ApiToken.kind == bindparam("kind"), User.disabled.is_(False)))
 
 
 def resolve_token(conn: Connection, token: str | None, kind: str) -> Principal | None:

@@ -55,6 +55,16 @@ class ForbiddenError(NdovuError):
     code = "forbidden"
 
 
+class TooManyRequestsError(NdovuError):
+    """Refused for now (failed logins from one address); ``retry_after_s`` says when."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after_s: int, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.retry_after_s = retry_after_s
+
+
 class CatalogError(NdovuError):
     """A catalog file (map, manifest or spec) is unreadable or invalid."""
 

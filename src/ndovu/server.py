@@ -214,7 +214,10 @@ def run(settings: Settings) -> None:
         process = build(settings)
         log.info("ndovu server on http://%s:%d (state %s, provider %s)", settings.host,
                  settings.port, settings.state_dir, settings.provider)
-        config = uvicorn.Config(process.app, log_level="warning", access_log=False)
+        # no X-Forwarded-* taken from anyone: the peer's address is the one failed logins
+        # are counted by, and URLs come from public_url (ndovu.config)
+        config = uvicorn.Config(process.app, log_level="warning", access_log=False,
+                                proxy_headers=False)
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()

@@ -3,6 +3,7 @@ say nothing more, users, and the CLI's login kept 0600."""
 
 from __future__ import annotations
 
+import json
 import re
 import stat
 import subprocess
@@ -80,7 +81,8 @@ def test_wrong_name_and_wrong_password_get_the_same_answer(server: Server) -> No
 
 def test_tokens_users_and_revocation(server: Server) -> None:
     with server.client() as admin:
-        assert admin.get("/v1/auth/whoami").json() == {"name": "admin", "isAdmin": True}
+        assert admin.get("/v1/auth/whoami").json() == {"name": "admin", "isAdmin": True,
+                                                       "disabled": False}
         r = admin.post("/v1/users", json={"name": "tenant1", "password": "tenant1-secret!"})
         assert r.status_code == 201, r.text
         assert admin.post("/v1/users", json={"name": "tenant1",
@@ -100,9 +102,10 @@ def test_tokens_users_and_revocation(server: Server) -> None:
         assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
         assert tenant.put("/v1/users/admin/password",
                           json={"password": "0123456789ab"}).status_code == 403
-        # a new password ends every session of the old one
-        assert tenant.put("/v1/users/tenant1/password",
-                          json={"password": "tenant1-new-secret"}).status_code == 204
+        # an administrator's new password for a user ends every session of the old one
+        with server.client() as admin:
+            assert admin.put("/v1/users/tenant1/password",
+                             json={"password": "tenant1-new-secret"}).status_code == 204
         assert tenant.get("/v1/clusters").status_code == 401
     token = login(server.url, "tenant1", "tenant1-new-secret")
     with httpx.Client(base_url=server.url, timeout=30,
@@ -141,3 +144,127 @@ def test_cli_login_keeps_the_token_for_its_owner_only(server: Server, tmp_path: 
     assert _cli(server, config_home, "logout").returncode == 0
     again = _cli(server, config_home, "cluster", "list")
     assert again.returncode == 1 and "ndovu login" in again.stdout + again.stderr
+
+
+def _client(server: Server, token: str, source: str = "127.0.0.1") -> httpx.Client:
+    """A client of the server whose connections come from ``source`` (a loopback address
+    of its own: the server counts failed logins by the peer's address)."""
+    return httpx.Client(base_url=server.url, timeout=30,
+                        transport=httpx.HTTPTransport(local_address=source),
+                        headers={"Authorization": f"Bearer {token}"} if token else {})
+
+
+def test_weak_passwords_are_refused_naming_the_rule(server: Server) -> None:
+    with server.client() as admin:
+        for weak in (" " * 10, "aaaaaaaaaa", "abababababab", "weak_user1", "short"):
+            r = admin.post("/v1/users", json={"name": "weak_user1", "password": weak})
+            assert r.status_code == 422, (weak, r.text)
+            assert r.json()["error"]["field"] == "password"
+        assert "weak_user1" not in {u["name"] for u in admin.get("/v1/users").json()["users"]}
+
+
+def test_your_own_new_password_needs_the_current_one(server: Server) -> None:
+    with server.client() as admin:
+        assert admin.post("/v1/users", json={"name": "own_pw", "password": "first-secret-1"}
+                          ).status_code == 201
+    first, second = (login(server.url, "own_pw", "first-secret-1") for _ in range(2))
+    with _client(server, first) as c, _client(server, second) as other:
+        url = "/v1/users/own_pw/password"
+        r = c.put(url, json={"password": "second-secret-2"})  # a token alone does not do
+        assert r.status_code == 422 and r.json()["error"]["field"] == "currentPassword"
+        r = c.put(url, json={"password": "second-secret-2", "currentPassword": "guess-guess"})
+        assert r.status_code == 403 and r.json()["error"]["field"] == "currentPassword"
+        assert other.get("/v1/clusters").status_code == 200  # nothing changed
+        r = c.put(url, json={"password": "second-secret-2", "currentPassword": "first-secret-1"})
+        assert r.status_code == 204, r.text
+        # this token goes on; the other ones of the old password end
+        assert c.get("/v1/clusters").status_code == 200
+        assert other.get("/v1/clusters").status_code == 401
+    login(server.url, "own_pw", "second-secret-2")
+
+
+def test_a_disabled_user_is_out_at_once_and_a_deleted_one_for_good(server: Server) -> None:
+    with server.client() as admin:
+        assert admin.post("/v1/users", json={"name": "leaver", "password": "leaver-secret-1"}
+                          ).status_code == 201
+        with _client(server, login(server.url, "leaver", "leaver-secret-1")) as leaver:
+            assert leaver.get("/v1/clusters").status_code == 200
+            r = admin.patch("/v1/users/leaver", json={"disabled": True})
+            assert r.status_code == 200 and r.json()["disabled"] is True
+            assert leaver.get("/v1/clusters").status_code == 401  # its token died with it
+        with _client(server, "") as anonymous:
+            refused = anonymous.post("/v1/auth/tokens", json={
+                "username": "leaver", "password": "leaver-secret-1"})
+            wrong = anonymous.post("/v1/auth/tokens", json={
+                "username": "leaver", "password": "not-the-password"})
+            # the same answer as a wrong password: nothing says the account exists
+            assert refused.status_code == wrong.status_code == 401
+            assert refused.json() == wrong.json()
+        assert admin.patch("/v1/users/leaver", json={"disabled": False}).status_code == 200
+        token = login(server.url, "leaver", "leaver-secret-1")
+        assert admin.delete("/v1/users/leaver").status_code == 204
+        with _client(server, token) as leaver:
+            assert leaver.get("/v1/clusters").status_code == 401
+        assert admin.delete("/v1/users/leaver").status_code == 404
+        assert "leaver" not in {u["name"] for u in admin.get("/v1/users").json()["users"]}
+        # nobody locks the server out of administrators
+        for r in (admin.delete("/v1/users/admin"),
+                  admin.patch("/v1/users/admin", json={"disabled": True})):
+            assert r.status_code == 409 and "yourself" in r.json()["error"]["message"]
+
+
+def test_failed_logins_wait_but_not_from_another_address(server: Server) -> None:
+    with server.client() as admin:
+        assert admin.post("/v1/users", json={"name": "target", "password": "target-secret-1"}
+                          ).status_code == 201
+    attacker = _client(server, "", source="127.0.0.1")
+    owner = _client(server, "", source="127.0.0.2")
+    with attacker, owner:
+        answers = [attacker.post("/v1/auth/tokens", json={
+            "username": "target", "password": f"guess-number-{i}"}) for i in range(20)]
+        assert [r.status_code for r in answers[:5]] == [401] * 5  # five free tries
+        waiting = answers[19]
+        assert waiting.status_code == 429, waiting.text
+        assert waiting.json()["error"]["code"] == "too_many_requests"
+        assert 0 < int(waiting.headers["Retry-After"]) <= 900
+        # while it waits, even the right password gets the same 429 (else it would tell)
+        r = attacker.post("/v1/auth/tokens", json={"username": "target",
+                                                   "password": "target-secret-1"})
+        assert r.status_code == 429
+        # the owner, from another address, is not held back
+        r = owner.post("/v1/auth/tokens", json={"username": "target",
+                                                "password": "target-secret-1"})
+        assert r.status_code == 201, r.text
+
+
+def test_the_cli_changes_its_own_password_and_disables_and_deletes_users(
+        server: Server, tmp_path: Path) -> None:
+    with server.client() as admin:
+        assert admin.post("/v1/users", json={"name": "cli_user", "password": "cli-secret-one"}
+                          ).status_code == 201
+    files = {name: tmp_path / f"{name}.pw" for name in ("current", "new", "wrong", "admin")}
+    for name, text in (("current", "cli-secret-one"), ("new", "cli-secret-two"),
+                       ("wrong", "not-my-password"), ("admin", server.admin_password)):
+        files[name].write_text(text + "\n")
+    user_home, admin_home = tmp_path / "user", tmp_path / "admin"
+    assert _cli(server, user_home, "login", "--user", "cli_user", "--password-file",
+                str(files["current"])).returncode == 0
+    wrong = _cli(server, user_home, "user", "passwd", "cli_user", "--password-file",
+                 str(files["new"]), "--current-password-file", str(files["wrong"]))
+    assert wrong.returncode == 1 and "not your current password" in wrong.stdout + wrong.stderr
+    done = _cli(server, user_home, "user", "passwd", "cli_user", "--password-file",
+                str(files["new"]), "--current-password-file", str(files["current"]))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _cli(server, user_home, "cluster", "list").returncode == 0  # still logged in
+
+    assert _cli(server, admin_home, "login", "--user", "admin", "--password-file",
+                str(files["admin"])).returncode == 0
+    assert _cli(server, admin_home, "user", "disable", "cli_user").returncode == 0
+    listed = _cli(server, admin_home, "user", "list", "--json")
+    users = {u["name"]: u for u in json.loads(listed.stdout)["users"]}
+    assert users["cli_user"]["disabled"] is True
+    out = _cli(server, user_home, "cluster", "list")
+    assert out.returncode == 1 and "ndovu login" in out.stdout + out.stderr
+    assert _cli(server, admin_home, "user", "delete", "cli_user").returncode == 0
+    gone = _cli(server, admin_home, "user", "enable", "cli_user")
+    assert gone.returncode == 1 and "no user named 'cli_user'" in gone.stdout + gone.stderr

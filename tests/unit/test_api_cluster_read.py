@@ -117,7 +117,7 @@ def test_a_token_revoked_by_another_process_is_refused_at_once(
     r = client.get("/v1/clusters/nope")
     assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
     # a new password, set elsewhere, ends every token of the user at once too
-    principal = accounts.authenticate(other_process, "tester", "tester-password")
+    principal = accounts.authenticate(other_process, "tester", "tester-password", "127.0.0.1")
     token, _ = accounts.issue_token(other_process, principal, accounts.BEARER)
     client.headers["Authorization"] = f"Bearer {token}"
     assert client.get("/v1/clusters/nope").status_code == 404

@@ -26,6 +26,11 @@ from ndovu.errors import AuthError, ForbiddenError
 SESSION_COOKIE = "JSESSIONID"  # BDE's (Tomcat's) cookie name, which its scripts expect
 
 
+def client_address(request: Request) -> str:
+    """The TCP peer's address (the server trusts no X-Forwarded-For: ndovu.server)."""
+    return request.client.host if request.client else "unknown"
+
+
 def bearer_token(request: Request) -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None

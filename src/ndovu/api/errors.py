@@ -19,6 +19,7 @@ from ndovu.errors import (
     NotFoundError,
     ProviderError,
     SpecError,
+    TooManyRequestsError,
 )
 
 log = logging.getLogger("ndovu.api")
@@ -30,6 +31,7 @@ STATUS_BY_ERROR: list[tuple[type[NdovuError], int]] = [
     (ConflictError, 409),
     (SpecError, 422),
     (CatalogError, 422),
+    (TooManyRequestsError, 429),
     (ProviderError, 502),
 ]
 
@@ -66,8 +68,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NdovuError)
     async def _ndovu_error(_: Request, exc: NdovuError) -> JSONResponse:
         status = next((code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls)), 500)
-        # RFC 9110: a 401 names the scheme the client should use
-        headers = {"WWW-Authenticate": 'Bearer realm="ndovu"'} if status == 401 else None
+        headers = None
+        if status == 401:  # RFC 9110: a 401 names the scheme the client should use
+            headers = {"WWW-Authenticate": 'Bearer realm="ndovu"'}
+        elif isinstance(exc, TooManyRequestsError):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return JSONResponse({"error": exc.to_dict()}, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -276,3 +276,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 # routes behind a credential (and the logins, for wrong credentials)
 UNAUTHENTICATED: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "no valid credential"}}
+# the logins: too many failures from the caller's address (Retry-After says when to retry)
+THROTTLED: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorResponse, "description": "too many failed logins from this address; "
+                                                 "see Retry-After"}}

@@ -103,9 +103,18 @@ class ApiClient:
     def list_users(self) -> list[Json]:
         return self._request("GET", "/v1/users").get("users", [])
 
-    def set_password(self, name: str, password: str) -> None:
-        self._request("PUT", f"/v1/users/{quote(name, safe='')}/password",
-                      json={"password": password})
+    def set_password(self, name: str, password: str, current: str | None = None) -> None:
+        body = {"password": password}
+        if current is not None:
+            body["currentPassword"] = current
+        self._request("PUT", f"/v1/users/{quote(name, safe='')}/password", json=body)
+
+    def set_user_disabled(self, name: str, disabled: bool) -> Json:
+        return self._request("PATCH", f"/v1/users/{quote(name, safe='')}",
+                             json={"disabled": disabled})
+
+    def delete_user(self, name: str) -> None:
+        self._request("DELETE", f"/v1/users/{quote(name, safe='')}")
 
     def get_operation(self, op_id: int) -> Json:
         return self._request("GET", f"/v1/operations/{op_id}")

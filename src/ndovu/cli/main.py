@@ -48,10 +48,14 @@ catalog.command("show")(catalog_show.show)
 operation = typer.Typer(no_args_is_help=True, help="Follow what the server is doing.")
 operation.command("show")(operation_show.show)
 
-users = typer.Typer(no_args_is_help=True, help="Accounts (creating users needs an admin).")
+users = typer.Typer(no_args_is_help=True,
+                    help="Accounts (all but changing your own password need an admin).")
 users.command("create")(user.create)
 users.command("list")(user.list_users)
 users.command("passwd")(user.passwd)
+users.command("disable")(user.disable)
+users.command("enable")(user.enable)
+users.command("delete")(user.delete)
 
 networks = typer.Typer(no_args_is_help=True,
                        help="Networks: address pools whose blocks give nodes their addresses.")

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ndovu import accounts
-from ndovu.api.auth import Admin, CurrentUser, bearer_token
+from ndovu.api.auth import Admin, CurrentUser, bearer_token, client_address
 from ndovu.api.deps import ApiContext, context
-from ndovu.api.schemas import ERROR_RESPONSES
-from ndovu.errors import ForbiddenError
+from ndovu.api.schemas import ERROR_RESPONSES, THROTTLED, UNAUTHENTICATED
+from ndovu.errors import ForbiddenError, SpecError
 
 router = APIRouter(tags=["auth"], responses=ERROR_RESPONSES)
 
@@ -41,17 +41,28 @@ class UserCreate(BaseModel):
 class PasswordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     password: str = Field(max_length=1024)
+    currentPassword: str | None = Field(
+        default=None, max_length=1024,
+        description="required to change your own password (a token alone does not do)")
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    disabled: bool = Field(description="true: no more logins, every token revoked")
 
 
 class UserRead(BaseModel):
     name: str
     isAdmin: bool
+    disabled: bool = False
 
 
-@router.post("/v1/auth/tokens", status_code=201, response_model=TokenRead)
-def create_token(body: Credentials,
+@router.post("/v1/auth/tokens", status_code=201, response_model=TokenRead,
+             responses={**UNAUTHENTICATED, **THROTTLED})
+def create_token(body: Credentials, request: Request,
                  ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
-    principal = accounts.authenticate(ctx.store, body.username, body.password)
+    principal = accounts.authenticate(ctx.store, body.username, body.password,
+                                      client_address(request))
     token, expires = accounts.issue_token(ctx.store, principal, accounts.BEARER)
     return {"token": token, "expiresAt": expires, "user": principal.name,
             "isAdmin": principal.is_admin}
@@ -75,7 +86,7 @@ class UserList(BaseModel):
 
 @router.get("/v1/users", response_model=UserList)
 def list_users(_: Admin, ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
-    return {"users": [{"name": u.name, "isAdmin": u.is_admin}
+    return {"users": [{"name": u.name, "isAdmin": u.is_admin, "disabled": u.disabled}
                       for u in accounts.list_users(ctx.store)]}
 
 
@@ -86,10 +97,37 @@ def create_user(body: UserCreate, _: Admin,
     return {"name": body.name, "isAdmin": body.isAdmin}
 
 
-@router.put("/v1/users/{name}/password", status_code=204)
-def change_password(name: str, body: PasswordChange, user: CurrentUser,
+@router.put("/v1/users/{name}/password", status_code=204, responses=THROTTLED)
+def change_password(name: str, body: PasswordChange, user: CurrentUser, request: Request,
                     ctx: Annotated[ApiContext, Depends(context)]) -> Response:
-    if name != user.name and not user.is_admin:
-        raise ForbiddenError("you may change only your own password")
-    accounts.set_password(ctx.store, name, body.password)
+    """Your own password (with ``currentPassword``; your other tokens end, this one
+    stays), or, for an administrator, anyone's (every token of theirs ends)."""
+    if name != user.name:
+        if not user.is_admin:
+            raise ForbiddenError("you may change only your own password")
+        accounts.set_password(ctx.store, name, body.password)
+        return Response(status_code=204)
+    if body.currentPassword is None:
+        raise SpecError("currentPassword: give your current password to change it",
+                        field="currentPassword")
+    accounts.check_new_password(body.password, name)  # before the current one is tried
+    accounts.check_current_password(ctx.store, user, body.currentPassword,
+                                    client_address(request))
+    accounts.set_password(ctx.store, name, body.password, keep_token=bearer_token(request))
+    return Response(status_code=204)
+
+
+@router.patch("/v1/users/{name}", response_model=UserRead)
+def update_user(name: str, body: UserUpdate, admin: Admin,
+                ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
+    """Disable an account (no more logins, every token revoked) or enable it again."""
+    user = accounts.set_disabled(ctx.store, name, body.disabled, by=admin)
+    return {"name": user.name, "isAdmin": user.is_admin, "disabled": user.disabled}
+
+
+@router.delete("/v1/users/{name}", status_code=204)
+def delete_user(name: str, admin: Admin,
+                ctx: Annotated[ApiContext, Depends(context)]) -> Response:
+    """Delete an account; its tokens die with it."""
+    accounts.delete_user(ctx.store, name, by=admin)
     return Response(status_code=204)

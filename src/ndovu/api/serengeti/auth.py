@@ -12,9 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, Response
 
 from ndovu import accounts
-from ndovu.api.auth import SESSION_COOKIE
+from ndovu.api.auth import SESSION_COOKIE, client_address
 from ndovu.api.deps import ApiContext, context
-from ndovu.api.schemas import ERROR_RESPONSES, UNAUTHENTICATED
+from ndovu.api.schemas import ERROR_RESPONSES, THROTTLED, UNAUTHENTICATED
 from ndovu.api.serengeti.models import BdeLoginRead, BdeLogoutRead
 
 router = APIRouter(tags=["serengeti"], responses=ERROR_RESPONSES)
@@ -25,14 +25,15 @@ COOKIE_PATH = "/serengeti"
 # one function at several paths: each route gets its own operation id, as OpenAPI
 # requires unique ones (FastAPI's generated ids would only differ by accident of the path)
 @router.post("/serengeti/j_spring_security_check", operation_id="serengeti_login",
-             response_model=BdeLoginRead, responses=UNAUTHENTICATED)
+             response_model=BdeLoginRead, responses={**UNAUTHENTICATED, **THROTTLED})
 @router.post("/serengeti/api/j_spring_security_check", operation_id="serengeti_api_login",
-             response_model=BdeLoginRead, responses=UNAUTHENTICATED)
-def login(response: Response, ctx: Annotated[ApiContext, Depends(context)],
+             response_model=BdeLoginRead, responses={**UNAUTHENTICATED, **THROTTLED})
+def login(request: Request, response: Response, ctx: Annotated[ApiContext, Depends(context)],
           j_username: Annotated[str, Form(max_length=64)],
           j_password: Annotated[str, Form(max_length=1024)]) -> dict[str, Any]:
     """Form fields ``j_username``, ``j_password`` → the ``JSESSIONID`` cookie."""
-    principal = accounts.authenticate(ctx.store, j_username, j_password)
+    principal = accounts.authenticate(ctx.store, j_username, j_password,
+                                      client_address(request))
     token, _ = accounts.issue_token(ctx.store, principal, accounts.SESSION)
     # HttpOnly: no script reads it; SameSite=Lax: other sites' forms do not send it
     response.set_cookie(SESSION_COOKIE, token, httponly=True, path=COOKIE_PATH,
