@@ -2,7 +2,9 @@
 
 Counted in the store, so every API process sharing the database throttles alike. After
 ``FREE_FAILURES`` failures in a row for one name from one address, each further try from
-that address waits twice as long as the last (2 s, 4 s, … at most 15 minutes); a try
+that address waits twice as long as the last (30 s, 1 min, 2 min, … at most 15 minutes:
+a person who mistyped five times barely notices, a guesser gets a few dozen tries an
+hour); a try
 while waiting is refused with 429 and when to come back, whether its password is right
 or not (else the answer would tell). Another address is not held back: nobody can lock
 the admin out by failing on purpose. A spray of many names from one address is held back
@@ -25,6 +27,7 @@ from ndovu.store.models import LoginFailure, as_utc
 
 FREE_FAILURES = 5
 FREE_ADDRESS_FAILURES = 50
+FIRST_DELAY_S = 30
 MAX_DELAY_S = 15 * 60
 FORGET_AFTER = timedelta(hours=1)
 # the row counting every name's failures from one address (no user name starts with it)
@@ -34,7 +37,7 @@ ANY_NAME = "*"
 def delay_s(failures: int, free: int) -> int:
     """Seconds a try must wait after ``failures`` failures in a row, ``free`` of them
     without any wait."""
-    return 0 if failures < free else min(MAX_DELAY_S, 2 ** (failures - free + 1))
+    return 0 if failures < free else min(MAX_DELAY_S, FIRST_DELAY_S * 2 ** (failures - free))
 
 
 def _now() -> datetime:

@@ -226,7 +226,7 @@ def test_failed_logins_wait_but_not_from_another_address(server: Server) -> None
         waiting = answers[19]
         assert waiting.status_code == 429, waiting.text
         assert waiting.json()["error"]["code"] == "too_many_requests"
-        assert 0 < int(waiting.headers["Retry-After"]) <= 900
+        assert 0 < int(waiting.headers["Retry-After"]) <= 30  # the first wait
         # while it waits, even the right password gets the same 429 (else it would tell)
         r = attacker.post("/v1/auth/tokens", json={"username": "target",
                                                    "password": "target-secret-1"})
