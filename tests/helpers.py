@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -70,16 +71,19 @@ class Server:
 
     def __init__(self, state_dir: Path, subnet: str, port: int | None = None,
                  catalog_dirs: tuple[Path, ...] = (), args: tuple[str, ...] = (),
-                 env: dict[str, str] | None = None, host: str = "127.0.0.1"):
+                 env: dict[str, str] | None = None, host: str = "127.0.0.1",
+                 tls: bool = False):
         self.state_dir = state_dir
         # more `ndovu server` options, and NDOVU_* settings (e.g. a crash point)
-        self.args = args
+        self.args = (*args, "--tls-self-signed") if tls else args
         self.extra_env = env or {}
         self.catalog_dirs = catalog_dirs
         self.subnet = subnet
         self.host = host  # e.g. the test bed's bridge address, for its hosts to reach
         self.port = port or free_port()
-        self.url = f"http://{host}:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://{host}:{self.port}"
+        # HTTPS: the certificate the server makes on its first start is the CA to trust
+        self.ca_file = state_dir / "tls" / "server.crt" if tls else None
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = state_dir / "server.log"
         self._token: str | None = None
@@ -108,7 +112,9 @@ class Server:
             raise AssertionError(f"ndovu server exited with {self.proc.returncode}:\n"
                                  f"{self.log.read_text()[-3000:]}")
         try:
-            return httpx.get(f"{self.url}/v1/health", timeout=1).status_code == 200
+            # whether it answers at all (its certificate is checked by the clients below)
+            return httpx.get(f"{self.url}/v1/health", timeout=1,
+                             verify=False).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -131,12 +137,19 @@ class Server:
     def token(self) -> str:
         """A bearer token for the admin (one per Server, made on first use)."""
         if self._token is None:
-            self._token = login(self.url, "admin", self.admin_password)
+            self._token = login(self.url, "admin", self.admin_password,
+                                verify=self.verify)
         return self._token
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What an httpx client checks the server's certificate with."""
+        return ssl.create_default_context(cafile=self.ca_file) if self.ca_file else True
 
     def client(self, *, authenticated: bool = True) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.token}"} if authenticated else {}
-        return httpx.Client(base_url=self.url, timeout=30, headers=headers)
+        return httpx.Client(base_url=self.url, timeout=30, headers=headers,
+                            verify=self.verify)
 
     def cli_env(self) -> dict[str, str]:
         """Environment for running the `ndovu` CLI against this server, logged in."""
@@ -145,13 +158,14 @@ class Server:
         return env
 
 
-def login(url: str, user: str, password: str, client: Any = None) -> str:
+def login(url: str, user: str, password: str, client: Any = None,
+          verify: ssl.SSLContext | bool = True) -> str:
     """A bearer token from POST /v1/auth/tokens (``client``: e.g. a FastAPI TestClient)."""
     body = {"username": user, "password": password}
     if client is not None:
         r = client.post("/v1/auth/tokens", json=body)
     else:
-        r = httpx.post(f"{url}/v1/auth/tokens", json=body, timeout=30)
+        r = httpx.post(f"{url}/v1/auth/tokens", json=body, timeout=30, verify=verify)
     assert r.status_code == 201, r.text
     return r.json()["token"]
 

@@ -63,6 +63,11 @@ class Settings:
     # how often each cluster at rest is looked at (its nodes and their health probes),
     # spread over the interval; 0: never (statuses then say only what operations saw)
     observe_interval_s: float = 30.0
+    # HTTPS: the operator's PEM certificate and key, or a certificate ndovu makes in the
+    # state directory on the first start and keeps (ndovu.tls); neither: plain HTTP
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_self_signed: bool = False
     # the URL at which clients reach this server (e.g. https://ndovu.example:8443 behind
     # a proxy): URLs in responses are built from it, never from a request's Host or
     # X-Forwarded-* headers; empty: http://HOST:PORT
@@ -87,7 +92,11 @@ class Settings:
             return self.public_url.rstrip("/")
         host = socket.getfqdn() if self.host in ("0.0.0.0", "::", "") else self.host
         host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert or self.tls_self_signed)
 
     @property
     def nodes_depot_url(self) -> str:

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from prometheus_client import start_http_server
 from sqlalchemy.orm import Session
 
-from ndovu import accounts
+from ndovu import accounts, tls
 from ndovu.api.app import create_app
 from ndovu.api.deps import NO_NODE_PASSWORDS, ApiContext
 from ndovu.catalog import Catalog
@@ -100,6 +100,7 @@ def build(settings: Settings) -> Process:
                                 check_node_room=_node_room_check(settings),
                                 limits=settings.limits,
                                 public_url=settings.public_base_url,
+                                secure_cookies=settings.tls,
                                 engine_metrics=engine.pass_times.registry
                                 if settings.engine else None))
 
@@ -212,12 +213,21 @@ def run(settings: Settings) -> None:
     lock = _lock_state_dir(settings) if settings.engine else None
     try:
         process = build(settings)
-        log.info("ndovu server on http://%s:%d (state %s, provider %s)", settings.host,
-                 settings.port, settings.state_dir, settings.provider)
+        served = tls.certificate_files(settings.tls_cert, settings.tls_key,
+                                       settings.tls_self_signed, settings.state_dir,
+                                       settings.host)
+        log.info("ndovu server on %s://%s:%d (state %s, provider %s)",
+                 "https" if served else "http", settings.host, settings.port,
+                 settings.state_dir, settings.provider)
+        if served:
+            log.info("TLS certificate %s, SHA-256 fingerprint %s", served[0],
+                     tls.fingerprint(served[0]))
         # no X-Forwarded-* taken from anyone: the peer's address is the one failed logins
         # are counted by, and URLs come from public_url (ndovu.config)
         config = uvicorn.Config(process.app, log_level="warning", access_log=False,
-                                proxy_headers=False)
+                                proxy_headers=False,
+                                ssl_certfile=served[0] if served else None,
+                                ssl_keyfile=served[1] if served else None)
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()

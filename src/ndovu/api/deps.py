@@ -54,6 +54,8 @@ class ApiContext:
     # this server's URL as clients use it (Settings.public_base_url): absolute URLs in
     # responses start with it, never with what a request's headers claim
     public_url: str = "http://127.0.0.1:8470"
+    # served over HTTPS: session cookies are marked Secure
+    secure_cookies: bool = False
     # what one cluster may ask for on this server, whatever its spec allows
     limits: ServerLimits = DEFAULT_LIMITS
     # the largest request body accepted (larger ones: 413 before any route runs)

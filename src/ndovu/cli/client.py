@@ -7,6 +7,7 @@ a 4xx/5xx becomes ``ApiError`` carrying the body's code, message, field and hint
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -29,13 +30,17 @@ Json = dict[str, Any]
 
 class ApiClient:
     def __init__(self, base_url: str = DEFAULT_URL, *, timeout: float = REQUEST_TIMEOUT_S,
-                 transport: httpx.BaseTransport | None = None, anonymous: bool = False):
+                 transport: httpx.BaseTransport | None = None, anonymous: bool = False,
+                 ca_file: str | None = None):
         self.base_url = base_url.rstrip("/")
         # the token kept by `ndovu login` (or NDOVU_TOKEN); none for the login call itself
         token = None if anonymous else credentials.token_for(self.base_url)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # certificates are always checked: against the server's CA when one was given
+        # (`ndovu login --ca-file`, NDOVU_CA_FILE), else the system's
+        self.ca_file = ca_file or credentials.ca_file_for(self.base_url)
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
-                                  headers=headers)
+                                  headers=headers, verify=self._verify())
 
     def __enter__(self) -> ApiClient:
         return self
@@ -45,6 +50,16 @@ class ApiClient:
 
     def close(self) -> None:
         self._http.close()
+
+    def _verify(self) -> ssl.SSLContext | bool:
+        if not self.ca_file:
+            return True
+        try:
+            return ssl.create_default_context(cafile=self.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise CliError(f"cannot use {self.ca_file} as the server's CA certificate: {exc}",
+                           hint="give a readable PEM file to --ca-file or NDOVU_CA_FILE"
+                           ) from exc
 
     # -- resources -------------------------------------------------------------------------
 
@@ -208,6 +223,14 @@ class ApiClient:
         try:
             response = self._http.request(method, path, json=json)
         except httpx.ConnectError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                raise ServerUnreachable(
+                    f"the ndovu server at {self.base_url} presented a certificate that is "
+                    f"not trusted{f' by {self.ca_file}' if self.ca_file else ''}: "
+                    f"{_reason(exc)}",
+                    hint="give the server's CA certificate with `ndovu login --ca-file F` "
+                         "(or NDOVU_CA_FILE); check its fingerprint in the server's log"
+                ) from exc
             raise ServerUnreachable(
                 f"cannot reach the ndovu server at {self.base_url}: {_reason(exc)}",
                 hint="start it with `ndovu server`, or point --url / NDOVU_URL at a running "

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 TOKEN_ENV = "NDOVU_TOKEN"
+# the CA certificate (PEM) an HTTPS server is checked against, for every command
+CA_FILE_ENV = "NDOVU_CA_FILE"
 
 
 def credentials_file() -> Path:
@@ -41,6 +43,16 @@ def token_for(url: str) -> str | None:
     return entry.get("token") if isinstance(entry, dict) else None
 
 
+def ca_file_for(url: str) -> str | None:
+    """The CA file to check this server's certificate against: NDOVU_CA_FILE, else the
+    one ``ndovu login --ca-file`` kept for it; None: the system's CAs."""
+    env = os.environ.get(CA_FILE_ENV, "").strip()
+    if env:
+        return env
+    entry = _load().get(_key(url))
+    return entry.get("caFile") if isinstance(entry, dict) else None
+
+
 def _save(data: dict[str, Any]) -> Path:
     path = credentials_file()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -55,9 +67,11 @@ def _save(data: dict[str, Any]) -> Path:
     return path
 
 
-def remember(url: str, user: str, token: str, expires_at: str) -> Path:
+def remember(url: str, user: str, token: str, expires_at: str,
+             ca_file: str | None = None) -> Path:
     data = _load()
-    data[_key(url)] = {"user": user, "token": token, "expiresAt": expires_at}
+    data[_key(url)] = {"user": user, "token": token, "expiresAt": expires_at,
+                       **({"caFile": ca_file} if ca_file else {})}
     return _save(data)
 
 

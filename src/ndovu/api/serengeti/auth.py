@@ -35,9 +35,10 @@ def login(request: Request, response: Response, ctx: Annotated[ApiContext, Depen
     principal = accounts.authenticate(ctx.store, j_username, j_password,
                                       client_address(request))
     token, _ = accounts.issue_token(ctx.store, principal, accounts.SESSION)
-    # HttpOnly: no script reads it; SameSite=Lax: other sites' forms do not send it
+    # HttpOnly: no script reads it; SameSite=Strict: no other site's page sends it;
+    # Secure over HTTPS: never sent in clear
     response.set_cookie(SESSION_COOKIE, token, httponly=True, path=COOKIE_PATH,
-                        samesite="Lax")
+                        samesite="strict", secure=ctx.secure_cookies)
     return {"user": principal.name, "isAdmin": principal.is_admin}
 
 
@@ -53,5 +54,6 @@ def logout(request: Request, response: Response,
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         accounts.revoke_token(ctx.store, token)
-    response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH, httponly=True, samesite="Lax")
+    response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH, httponly=True,
+                           samesite="strict", secure=ctx.secure_cookies)
     return {"loggedOut": True}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,15 +18,22 @@ def login(
     user: Annotated[str, typer.Option("--user", "-u", help="User name.")] = "admin",
     password_file: PasswordFileOption = None,
     password_stdin: PasswordStdinOption = False,
+    ca_file: Annotated[Path | None, typer.Option(
+        "--ca-file", exists=True, dir_okay=False,
+        help="Check an HTTPS server's certificate against this CA certificate (PEM; for "
+             "`ndovu server --tls-self-signed`, its STATE_DIR/tls/server.crt); kept with "
+             "the token for later commands [default: the system's CAs].")] = None,
     json_output: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
 ) -> None:
     """Log in and keep the token in the user's config folder (readable by you only)."""
     password = read_password(password_file, password_stdin, prompt=f"Password for {user}")
-    with reporting_errors(json_output=json_output), ApiClient(url, anonymous=True) as client:
+    ca = str(ca_file.resolve()) if ca_file else None
+    with reporting_errors(json_output=json_output), \
+            ApiClient(url, anonymous=True, ca_file=ca) as client:
         answer = client.login(user, password)
         path = credentials.remember(url, answer["user"], answer["token"],
-                                   str(answer["expiresAt"]))
+                                   str(answer["expiresAt"]), ca_file=ca)
         if json_output:
             print_json({"user": answer["user"], "isAdmin": answer["isAdmin"],
                         "expiresAt": answer["expiresAt"], "credentials": str(path)})

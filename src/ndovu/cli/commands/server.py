@@ -72,6 +72,17 @@ def server(
     catalog_dir: CatalogDir = None,
     depot_url: DepotUrl = None,
     observe_interval: ObserveInterval = None,
+    tls_cert: Annotated[Path | None, typer.Option(
+        "--tls-cert", exists=True, dir_okay=False,
+        help="Serve HTTPS with this PEM certificate (chain); needs --tls-key.")] = None,
+    tls_key: Annotated[Path | None, typer.Option(
+        "--tls-key", exists=True, dir_okay=False,
+        help="The PEM private key of --tls-cert.")] = None,
+    tls_self_signed: Annotated[bool | None, typer.Option(
+        "--tls-self-signed",
+        help="Serve HTTPS with a certificate made in the state directory on the first "
+             "start and kept (its fingerprint is logged); clients trust it with "
+             "--ca-file STATE_DIR/tls/server.crt.")] = None,
     engine: Annotated[bool | None, typer.Option(
         "--engine/--no-engine",
         help="Run the engine in this process too; --no-engine serves the API only, for "
@@ -94,7 +105,10 @@ def server(
                                  provider=provider,
                                  provider_options=_provider_options(provider_option),
                                  catalog_dirs=catalog_dir or None, engine=engine,
-                                 depot_url=depot_url, observe_interval_s=observe_interval)
+                                 depot_url=depot_url, observe_interval_s=observe_interval,
+                                 tls_cert=str(tls_cert) if tls_cert else None,
+                                 tls_key=str(tls_key) if tls_key else None,
+                                 tls_self_signed=tls_self_signed)
         run(settings)
     except NdovuError as exc:
         print_error(exc, json_output=False)
