@@ -14,8 +14,9 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -43,6 +44,17 @@ def _heal(c: httpx.Client) -> dict | None:
     return next((op for op in ops if op["type"] == "HEAL"), None)
 
 
+def _zk(hosts: str, work: Callable[[KazooClient], Any]) -> Any:
+    """``work`` done with a ZooKeeper client of ``hosts``, closed afterwards."""
+    zk = KazooClient(hosts=hosts)
+    zk.start(timeout=30)
+    try:
+        return work(zk)
+    finally:
+        zk.stop()
+        zk.close()
+
+
 def _nodes(cluster: dict) -> dict[str, dict]:
     return {n["name"]: n for g in cluster["nodeGroups"] for n in g["instances"]}
 
@@ -53,13 +65,7 @@ def test_a_killed_member_is_seen_left_alone_and_started_again(server: Server) ->
         assert r.status_code == 202, r.text
         assert wait_operation(c, r.json()["id"])["status"] == "COMPLETED"
         ensemble = c.get("/v1/clusters/zw").json()["endpoints"]["zookeeper"]
-        zk = KazooClient(hosts=ensemble)
-        zk.start(timeout=30)
-        try:
-            zk.create("/watched", b"still here")
-        finally:
-            zk.stop()
-            zk.close()
+        _zk(ensemble, lambda zk: zk.create("/watched", b"still here"))
 
         victim = "zw-zookeeper-1"
         victim_ip = _nodes(c.get("/v1/clusters/zw").json())[victim]["ip"]
@@ -107,13 +113,7 @@ def test_a_killed_member_is_seen_left_alone_and_started_again(server: Server) ->
         cluster = c.get("/v1/clusters/zw").json()
         assert cluster["status"] == "RUNNING" and not cluster.get("errorMessage")
         assert {n["status"] for n in _nodes(cluster).values()} == {"SERVICE_READY"}
-        zk = KazooClient(hosts=f"{victim_ip}:2181")
-        zk.start(timeout=30)
-        try:
-            assert zk.get("/watched")[0] == b"still here"
-        finally:
-            zk.stop()
-            zk.close()
+        assert _zk(f"{victim_ip}:2181", lambda zk: zk.get("/watched")[0]) == b"still here"
         assert wait_operation(c, c.delete("/v1/clusters/zw").json()["id"])["status"] == \
             "COMPLETED"
 
@@ -125,13 +125,7 @@ def test_a_killed_member_is_healed_by_itself_with_its_data(server: Server) -> No
         assert r.status_code == 202, r.text
         assert wait_operation(c, r.json()["id"])["status"] == "COMPLETED"
         ensemble = c.get("/v1/clusters/zh").json()["endpoints"]["zookeeper"]
-        zk = KazooClient(hosts=ensemble)
-        zk.start(timeout=30)
-        try:
-            zk.create("/healed", b"kept")
-        finally:
-            zk.stop()
-            zk.close()
+        _zk(ensemble, lambda zk: zk.create("/healed", b"kept"))
 
         victim = "zh-zookeeper-2"
         for pid in node_pids(server.state_dir / "nodes" / victim):
@@ -147,13 +141,7 @@ def test_a_killed_member_is_healed_by_itself_with_its_data(server: Server) -> No
         assert cluster["status"] == "RUNNING"
         assert node_pids(server.state_dir / "nodes" / victim) != []
         address = _nodes(cluster)[victim]["ip"]
-        zk = KazooClient(hosts=f"{address}:2181")
-        zk.start(timeout=30)
-        try:
-            assert zk.get("/healed")[0] == b"kept"
-        finally:
-            zk.stop()
-            zk.close()
+        assert _zk(f"{address}:2181", lambda zk: zk.get("/healed")[0]) == b"kept"
 
 
 def _etcd_members(address: str) -> dict[str, str]:
@@ -238,13 +226,7 @@ def test_too_many_unwell_are_left_alone_then_a_gone_machine_is_replaced_as_itsel
             assert r.status_code == 202, r.text
             assert wait_operation(c, r.json()["id"])["status"] == "COMPLETED"
             ensemble = c.get("/v1/clusters/zr").json()["endpoints"]["zookeeper"]
-            zk = KazooClient(hosts=ensemble)
-            zk.start(timeout=30)
-            try:
-                zk.create("/replaced", b"synced")
-            finally:
-                zk.stop()
-                zk.close()
+            _zk(ensemble, lambda zk: zk.create("/replaced", b"synced"))
             nodes_dir = srv.state_dir / "nodes"
 
             # two of three members killed: the third, without a quorum, stops serving
@@ -284,13 +266,8 @@ def test_too_many_unwell_are_left_alone_then_a_gone_machine_is_replaced_as_itsel
             cluster = c.get("/v1/clusters/zr").json()
             assert cluster["status"] == "RUNNING"
             assert (nodes_dir / victim / "data" / "myid").read_text() == myid
-            zk = KazooClient(hosts=f"{_nodes(cluster)[victim]['ip']}:2181")
-            zk.start(timeout=30)
-            try:
-                assert zk.get("/replaced")[0] == b"synced"
-            finally:
-                zk.stop()
-                zk.close()
+            member = f"{_nodes(cluster)[victim]['ip']}:2181"
+            assert _zk(member, lambda zk: zk.get("/replaced")[0]) == b"synced"
     finally:
         srv.stop()
         kill_all(srv.state_dir)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from sqlalchemy.orm import Session
 from ndovu.api.metrics import exposition
 from ndovu.store import Store
 from ndovu.store.models import Cluster, Event, Node, Operation
-from tests.databases import database_url
 
 pytestmark = pytest.mark.database
 
@@ -28,14 +26,6 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 T0 = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(database_url(tmp_path))
-    store.migrate()
-    yield store
-    store.dispose()
 
 
 def scrape(store: Store, provider: str = "sim") -> tuple[str, Samples]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -13,18 +11,9 @@ from ndovu import throttle
 from ndovu.errors import TooManyRequestsError
 from ndovu.store.db import Store
 from ndovu.store.models import LoginFailure
-from tests.databases import database_url
 
 # a write path of its own: scripts/test.sh runs it on PostgreSQL and MariaDB as well
 pytestmark = pytest.mark.database
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(database_url(tmp_path))
-    store.migrate()
-    yield store
-    store.dispose()
 
 
 def test_waits_grow_from_thirty_seconds_to_fifteen_minutes() -> None:
