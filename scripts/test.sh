@@ -8,6 +8,9 @@ bash scripts/setup.sh
 # the test bed of Debian hosts (network namespaces, sshd, a package repository on its own
 # bridge): Debian packages and an image built once and cached in ~/.cache/ndovu/testbed
 bash scripts/setup-testbed.sh
+# a real OpenStack control plane (Keystone, Placement, Glance, Nova, Neutron) for the
+# OpenStack tests (tests/openstack), in .venv-openstack: ~2-3 min once, instant after
+bash scripts/setup-openstack.sh
 # the software depot's distributions the built-in catalog names (Spark from pyspark), built
 # once into ~/.cache/ndovu/distros; the tests serve that folder to their nodes
 bash scripts/build-distros.sh >/dev/null

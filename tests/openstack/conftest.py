@@ -16,11 +16,8 @@ from openstack.connection import Connection
 from tests.openstack.cleanup import empty_project
 from tests.openstack.cloud import VENV, Cloud
 
-MARKER = "openstack: runs against a real OpenStack control plane (scripts/setup-openstack.sh)"
-
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", MARKER)
     # openstacksdk warns about its own internals on most calls
     for category in ("DeprecationWarning", "PendingDeprecationWarning"):
         config.addinivalue_line("filterwarnings", f"ignore::{category}:openstack.*")
