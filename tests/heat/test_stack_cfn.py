@@ -75,3 +75,35 @@ def test_cfn_seed_template_creates_a_working_cluster(heat, ndovu_server) -> None
     for node in nodes:
         node_dir = ndovu_server.state_dir / "nodes" / node["name"]
         assert node_pids(node_dir) == [] and not node_dir.exists()
+
+
+def test_the_seed_type_registers_an_unknown_cluster_net_and_the_native_one_does_not(
+        heat, ndovu_server) -> None:
+    """As the seed plugin did (POST /networks {name, portGroup, isDhcp}): the seed's
+    template names "mgmtNetwork" and runs without preparation. Ndovu::Cluster keeps
+    refusing a network nobody made, with ndovu's words."""
+    name = "etcd_seed_net"
+    params = {"bde_endpoint": ndovu_server.url, "username": "admin",
+              "password": ndovu_server.admin_password, "cluster_name": name,
+              "cluster_type": "etcd", "cluster_network": "seedNet"}
+    stack = heat.create("cfn-seed-net", load_template("bde-seed.json"), params,
+                        convergence=False)
+    assert stack["stack_status"] == "COMPLETE", stack["stack_status_reason"]
+    with ndovu_server.client() as c:
+        network = c.get("/v1/networks/seedNet").json()
+        assert (network["isDhcp"], network["portGroup"]) == (True, "seedNet")
+        assert c.get(f"/v1/clusters/{name}").json()["network"] == "seedNet"
+    heat.delete(stack["stack_identity"])
+
+    native = {"heat_template_version": "2018-08-31", "resources": {"cluster": {
+        "type": "Ndovu::Cluster",
+        "properties": {"name": "etcd_no_net", "cluster_type": "etcd",
+                       "network": "nobodysNet"}}}}
+    refused = heat.create("native-no-net", native)
+    assert refused["stack_status"] == "FAILED"
+    assert "nobodysNet" in refused["stack_status_reason"]
+    heat.delete(refused["stack_identity"])
+    with ndovu_server.client() as c:
+        assert c.get("/v1/networks/nobodysNet").status_code == 404
+        assert c.get("/v1/clusters/etcd_no_net").status_code == 404
+        assert c.delete("/v1/networks/seedNet").status_code == 204

@@ -108,6 +108,18 @@ class Client:
     def get_operation(self, op_id: int) -> Json:
         return self._request("GET", f"/v1/operations/{int(op_id)}")
 
+    # -- networks --------------------------------------------------------------------------
+
+    def get_network(self, name: str) -> Json | None:
+        """The network, or None when the server has no network of that name."""
+        return self._request("GET", f"/v1/networks/{_q(name)}", missing_ok=True)
+
+    def add_dhcp_network(self, name: str) -> Json:
+        """A network whose nodes take the provider's own addresses, its port group named
+        as the network (what the seed plugin registered for an unknown cluster_net)."""
+        return self._request("POST", "/v1/networks",
+                             json={"name": name, "portGroup": name, "isDhcp": True})
+
     # -- catalog ---------------------------------------------------------------------------
 
     def catalog(self) -> Json:

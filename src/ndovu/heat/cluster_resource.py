@@ -177,6 +177,7 @@ class ClusterResource(resource.Resource):
         if ignored:
             LOG.info("%s: ndovu does not apply %s; ignored", self.name, ", ".join(ignored))
         api = self._client()
+        self._prepare(api, request)
         op = self._call(f"create cluster {request.name!r} on {api.endpoint}",
                         api.create_cluster, request.body())
         # only now: a refused create (e.g. a name taken) must never make this resource
@@ -185,6 +186,9 @@ class ClusterResource(resource.Resource):
         LOG.info("%s: creating cluster %s on %s (operation %s)", self.name, request.name,
                  api.endpoint, op.get("id"))
         return self._waiting(op, f"create cluster {request.name!r}", "RUNNING")
+
+    def _prepare(self, api: client.Client, request: cluster_spec.ClusterRequest) -> None:
+        """What a resource type does on the server before its create (nothing here)."""
 
     def check_create_complete(self, data: dict[str, Any]) -> bool:
         return self._await(data)

@@ -8,9 +8,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from heat.common import exception
 from heat.engine import constraints, properties, resource, support, translation
+from oslo_log import log as logging
 
 from . import cluster_resource, cluster_spec
+
+LOG = logging.getLogger(__name__)
 
 # not `from .cluster_resource import ...`: under plugin_dirs that may load a second copy
 ClusterResource = cluster_resource.ClusterResource
@@ -25,7 +29,9 @@ class BDECluster(ClusterResource):
     Accepts every property of the seed's schema, so the seed templates run unchanged.
     The template's ``bde_endpoint``/``username``/``password`` are used when given;
     otherwise the ``[ndovu]`` section of heat.conf. ``network`` (or its alias
-    ``cluster_net``) names an ndovu network, ``cluster_rp`` an ndovu resource pool.
+    ``cluster_net``) names an ndovu network, registered as a DHCP network before the
+    create when the server has none of that name (as the seed plugin did, so the seed
+    templates run without preparation); ``cluster_rp`` names an ndovu resource pool.
     ``vcm_server``, ``vio_config``, ``bde_config``, ``security_group`` and ``subnet``
     have no meaning on ndovu and are ignored.
     """
@@ -113,6 +119,20 @@ class BDECluster(ClusterResource):
             groups=tuple(cluster_spec.overrides(p[NODE_GROUPS])),
             network=p[self.NETWORK], resource_pool=p[self.CLUSTER_RP],
             password=p[self.CLUSTER_PASSWORD])
+
+    def _prepare(self, api: Any, request: cluster_spec.ClusterRequest) -> None:
+        network = request.network
+        if not network or self._call(f"read network {network!r}", api.get_network,
+                                     network) is not None:
+            return
+        try:
+            self._call(f"register network {network!r}", api.add_dhcp_network, network)
+        except exception.Error:
+            # registered meanwhile by someone else is as good; anything else fails
+            if self._call(f"read network {network!r}", api.get_network, network) is None:
+                raise
+        LOG.info("%s: registered network %s as a DHCP network (it was unknown)", self.name,
+                 network)
 
 
 class NativeCluster(ClusterResource):
