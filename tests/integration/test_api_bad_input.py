@@ -191,6 +191,25 @@ def test_openapi_is_served(client: TestClient) -> None:
     show = spec["paths"]["/v1/clusters/{name}"]["get"]["responses"]
     assert show["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "/ClusterRead")
+    # every /v1 call but the health check declares the 401 it answers without a token;
+    # the administrators' calls their 403, the logins their 429
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            if path.startswith("/v1/") and path != "/v1/health":
+                assert "401" in operation["responses"], (method, path)
+    for path in ("/v1/users", "/v1/machines"):
+        assert "403" in spec["paths"][path]["get"]["responses"], path
+    assert "429" in spec["paths"]["/v1/auth/tokens"]["post"]["responses"]
+    assert "429" in spec["paths"]["/serengeti/j_spring_security_check"]["post"]["responses"]
+
+
+def test_the_interactive_docs_come_from_the_server_itself(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/") for s in sources), sources  # no CDN
+    for source in sources:
+        assert client.get(source).status_code == 200, source
 
 
 @pytest.mark.parametrize("body", [b"[]", b"null", b'"zookeeper"'])

@@ -276,6 +276,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 # routes behind a credential (and the logins, for wrong credentials)
 UNAUTHENTICATED: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "no valid credential"}}
+# routes for administrators only
+FORBIDDEN: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorResponse, "description": "not allowed to this user"}}
 # the logins: too many failures from the caller's address (Retry-After says when to retry)
 THROTTLED: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorResponse, "description": "too many failed logins from this address; "

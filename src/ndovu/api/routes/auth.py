@@ -11,10 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from ndovu import accounts
 from ndovu.api.auth import Admin, CurrentUser, bearer_token, client_address
 from ndovu.api.deps import ApiContext, context
-from ndovu.api.schemas import ERROR_RESPONSES, THROTTLED, UNAUTHENTICATED
+from ndovu.api.schemas import ERROR_RESPONSES, FORBIDDEN, THROTTLED, UNAUTHENTICATED
 from ndovu.errors import ForbiddenError, SpecError
 
 router = APIRouter(tags=["auth"], responses=ERROR_RESPONSES)
+# a token needed; an administrator's, or the answer is 403
+ADMIN_ONLY = {**UNAUTHENTICATED, **FORBIDDEN}
 
 
 class Credentials(BaseModel):
@@ -68,14 +70,14 @@ def create_token(body: Credentials, request: Request,
             "isAdmin": principal.is_admin}
 
 
-@router.delete("/v1/auth/tokens/current", status_code=204)
+@router.delete("/v1/auth/tokens/current", status_code=204, responses=UNAUTHENTICATED)
 def revoke_current_token(request: Request, _: CurrentUser,
                          ctx: Annotated[ApiContext, Depends(context)]) -> Response:
     accounts.revoke_token(ctx.store, bearer_token(request) or "")
     return Response(status_code=204)
 
 
-@router.get("/v1/auth/whoami", response_model=UserRead)
+@router.get("/v1/auth/whoami", response_model=UserRead, responses=UNAUTHENTICATED)
 def whoami(user: CurrentUser) -> dict[str, Any]:
     return {"name": user.name, "isAdmin": user.is_admin}
 
@@ -84,20 +86,21 @@ class UserList(BaseModel):
     users: list[UserRead]
 
 
-@router.get("/v1/users", response_model=UserList)
+@router.get("/v1/users", response_model=UserList, responses=ADMIN_ONLY)
 def list_users(_: Admin, ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
     return {"users": [{"name": u.name, "isAdmin": u.is_admin, "disabled": u.disabled}
                       for u in accounts.list_users(ctx.store)]}
 
 
-@router.post("/v1/users", status_code=201, response_model=UserRead)
+@router.post("/v1/users", status_code=201, response_model=UserRead, responses=ADMIN_ONLY)
 def create_user(body: UserCreate, _: Admin,
                 ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
     accounts.create_user(ctx.store, body.name, body.password, is_admin=body.isAdmin)
     return {"name": body.name, "isAdmin": body.isAdmin}
 
 
-@router.put("/v1/users/{name}/password", status_code=204, responses=THROTTLED)
+@router.put("/v1/users/{name}/password", status_code=204,
+            responses={**UNAUTHENTICATED, **FORBIDDEN, **THROTTLED})
 def change_password(name: str, body: PasswordChange, user: CurrentUser, request: Request,
                     ctx: Annotated[ApiContext, Depends(context)]) -> Response:
     """Your own password (with ``currentPassword``; your other tokens end, this one
@@ -117,7 +120,7 @@ def change_password(name: str, body: PasswordChange, user: CurrentUser, request:
     return Response(status_code=204)
 
 
-@router.patch("/v1/users/{name}", response_model=UserRead)
+@router.patch("/v1/users/{name}", response_model=UserRead, responses=ADMIN_ONLY)
 def update_user(name: str, body: UserUpdate, admin: Admin,
                 ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
     """Disable an account (no more logins, every token revoked) or enable it again."""
@@ -125,7 +128,7 @@ def update_user(name: str, body: UserUpdate, admin: Admin,
     return {"name": user.name, "isAdmin": user.is_admin, "disabled": user.disabled}
 
 
-@router.delete("/v1/users/{name}", status_code=204)
+@router.delete("/v1/users/{name}", status_code=204, responses=ADMIN_ONLY)
 def delete_user(name: str, admin: Admin,
                 ctx: Annotated[ApiContext, Depends(context)]) -> Response:
     """Delete an account; its tokens die with it."""
