@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import NDOVU, Server, login
+from tests.helpers import NDOVU, Server, login, wait_operation
 
 # on the database NDOVU_TEST_DATABASE names; scripts/test.sh runs it on SQLite only, for
 # time (the tests marked `database` run on PostgreSQL and MariaDB as well)
@@ -268,3 +268,55 @@ def test_the_cli_changes_its_own_password_and_disables_and_deletes_users(
     assert _cli(server, admin_home, "user", "delete", "cli_user").returncode == 0
     gone = _cli(server, admin_home, "user", "enable", "cli_user")
     assert gone.returncode == 1 and "no user named 'cli_user'" in gone.stdout + gone.stderr
+
+
+def test_the_audit_log_says_who_asked_for_what_and_never_a_secret(
+        server: Server, tmp_path: Path) -> None:
+    with server.client() as admin:
+        assert admin.post("/v1/users", json={"name": "auditee", "password": "auditee-secret-1"}
+                          ).status_code == 201
+    with _client(server, "", source="127.0.0.3") as anonymous:
+        assert anonymous.post("/v1/auth/tokens", json={
+            "username": "auditee", "password": "wrong-secret-9"}).status_code == 401
+    token = login(server.url, "auditee", "auditee-secret-1")
+    with _client(server, token) as auditee:
+        r = auditee.post("/v1/clusters", json={"name": "audited_sim", "type": "zookeeper",
+                                               "nodeGroups": [{"name": "zookeeper",
+                                                               "instanceNum": 9}]})
+        assert r.status_code == 422  # refused: audited all the same
+        assert auditee.delete("/v1/users/admin").status_code == 403
+        assert auditee.get("/v1/audit").status_code == 403  # administrators only
+    with server.client() as admin:
+        events = admin.get("/v1/audit", params={"limit": 1000}).json()["events"]
+    mine = [(e["user"], e["address"], e["method"], e["path"], e["status"]) for e in events
+            if e["path"] in ("/v1/auth/tokens", "/v1/clusters", "/v1/users/admin")
+            and e["user"] in ("auditee", None)]
+    assert (None, "127.0.0.3", "POST", "/v1/auth/tokens", 401) in mine
+    assert ("auditee", "127.0.0.1", "POST", "/v1/auth/tokens", 201) in mine
+    assert ("auditee", "127.0.0.1", "POST", "/v1/clusters", 422) in mine
+    assert ("auditee", "127.0.0.1", "DELETE", "/v1/users/admin", 403) in mine
+    assert [e["id"] for e in events] == sorted((e["id"] for e in events), reverse=True)
+    shown = json.dumps(events)
+    for secret in ("auditee-secret-1", "wrong-secret-9", token, server.admin_password):
+        assert secret not in shown
+    # reads are not changes: none is recorded
+    assert not [e for e in events if e["method"] == "GET"]
+
+    listed = _cli(server, tmp_path / "home", "audit", "--limit", "5", "--json", token=True)
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)["events"]) == 5
+
+
+def test_an_operation_names_who_asked_for_it(server: Server) -> None:
+    with server.client() as admin:
+        assert admin.post("/v1/users", json={"name": "asker", "password": "asker-secret-1"}
+                          ).status_code == 201
+    with _client(server, login(server.url, "asker", "asker-secret-1")) as asker:
+        r = asker.post("/v1/clusters", json={"name": "asked_zk", "type": "zookeeper"})
+        assert r.status_code == 202 and r.json()["requestedBy"] == "asker"
+        op = asker.get(f"/v1/operations/{r.json()['id']}").json()
+        assert op["requestedBy"] == "asker"
+        assert wait_operation(asker, op["id"])["status"] == "COMPLETED"
+        r = asker.delete("/v1/clusters/asked_zk")
+        assert r.json()["requestedBy"] == "asker"
+        assert wait_operation(asker, r.json()["id"])["status"] == "COMPLETED"

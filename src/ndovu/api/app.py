@@ -10,10 +10,12 @@ from swagger_ui_bundle import swagger_ui_path
 
 from ndovu import __version__
 from ndovu.api import errors
+from ndovu.api.audit import Audit
 from ndovu.api.auth import require_session, require_user
 from ndovu.api.deps import ApiContext
 from ndovu.api.limits import BodyLimit
 from ndovu.api.routes import (
+    audit,
     auth,
     catalog,
     clusters,
@@ -51,6 +53,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     errors.install(app)
     authenticated = [Depends(require_user)]
     app.include_router(auth.router)  # declares per route what it needs
+    app.include_router(audit.router)  # administrators only
     for router in (clusters.router, lifecycle.router, operations.router, catalog.router,
                    resources.router):
         app.include_router(router, dependencies=authenticated, responses=UNAUTHENTICATED)
@@ -65,8 +68,10 @@ def create_app(ctx: ApiContext) -> FastAPI:
                        responses=UNAUTHENTICATED)
     app.include_router(serengeti_resources.router, dependencies=in_session,
                        responses=UNAUTHENTICATED)
-    # outermost: an oversized body is refused before anything reads it
+    # an oversized body is refused before anything reads it
     app.add_middleware(BodyLimit, max_bytes=ctx.max_body_bytes)
+    # outermost: every change asked for is recorded, refused ones (413 included) too
+    app.add_middleware(Audit, store=ctx.store)
 
     @app.get("/v1/health", tags=["server"])
     def health() -> dict[str, str]:

@@ -20,6 +20,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPBearer
 
 from ndovu import accounts
+from ndovu.api.audit import caller
 from ndovu.api.deps import app_context
 from ndovu.errors import AuthError, ForbiddenError
 
@@ -40,7 +41,8 @@ async def _principal(request: Request, token: str | None, kind: str
                      ) -> accounts.Principal | None:
     principal = await app_context(request).read(accounts.resolve_token, token, kind)
     if principal is not None:
-        request.state.principal = principal
+        request.state.principal = principal  # for the audit log
+        caller.set(principal.name)  # for the commands that record who asked
     return principal
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ndovu import placement
+from ndovu.api.audit import caller
 from ndovu.api.deps import ApiContext
 from ndovu.errors import ConflictError, NdovuError, NotFoundError, SpecError
 from ndovu.placement import Placement
@@ -105,7 +106,7 @@ def _group(plan: ClusterPlan, cluster: str, name: str) -> GroupPlan:
 def _operation(s: Session, cluster: Cluster, op_type: OperationType) -> Operation:
     op = Operation(cluster_id=cluster.id, target=cluster.name, type=op_type,
                    status=TaskStatus.STARTING, progress=0, succeed_nodes=[], fail_nodes=[],
-                   progress_message="waiting for the engine")
+                   progress_message="waiting for the engine", requested_by=caller.get())
     s.add(op)
     s.flush()
     return op

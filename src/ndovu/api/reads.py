@@ -21,8 +21,8 @@ from ndovu.api.views import cluster_read
 from ndovu.store.models import Cluster, Node, Operation
 
 _OPERATION_COLUMNS = ("id", "type", "target", "status", "progress", "progress_message",
-                      "error_message", "succeed_nodes", "fail_nodes", "created_at",
-                      "started_at", "finished_at")
+                      "error_message", "succeed_nodes", "fail_nodes", "requested_by",
+                      "created_at", "started_at", "finished_at")
 _PREFIX = "op_"  # the operation's columns in the joined row
 _latest = aliased(Operation, name="latest")
 _CLUSTER = (

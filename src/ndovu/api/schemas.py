@@ -26,6 +26,8 @@ class OperationRead(BaseModel):
     errorMessage: str | None
     succeedNodes: list[str]
     failNodes: list[str]
+    requestedBy: str | None = Field(
+        description="the user who asked for it; null: ndovu itself (a heal)")
     createdAt: str | None
     startedAt: str | None
     finishedAt: str | None

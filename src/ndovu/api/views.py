@@ -26,7 +26,7 @@ from ndovu.store.models import (
 )
 
 
-def _iso(moment: datetime | None) -> str | None:
+def iso_time(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return as_utc(moment).isoformat()
@@ -43,15 +43,16 @@ def operation_read(op: Any) -> dict[str, Any]:
         "errorMessage": op.error_message,
         "succeedNodes": list(op.succeed_nodes or []),
         "failNodes": list(op.fail_nodes or []),
-        "createdAt": _iso(op.created_at),
-        "startedAt": _iso(op.started_at),
-        "finishedAt": _iso(op.finished_at),
+        "requestedBy": op.requested_by,
+        "createdAt": iso_time(op.created_at),
+        "startedAt": iso_time(op.started_at),
+        "finishedAt": iso_time(op.finished_at),
         "links": {"self": f"/v1/operations/{op.id}", "cluster": f"/v1/clusters/{op.target}"},
     }
 
 
 def event_read(ev: Event) -> dict[str, Any]:
-    return {"id": ev.id, "at": _iso(ev.at), "operationId": ev.operation_id, "node": ev.node,
+    return {"id": ev.id, "at": iso_time(ev.at), "operationId": ev.operation_id, "node": ev.node,
             "step": ev.step, "outcome": ev.outcome, "durationMs": ev.duration_ms,
             "message": ev.message, "engine": ev.engine}
 
@@ -125,7 +126,7 @@ def cluster_read(cluster: Any, nodes: Iterable[Any], latest: Any | None) -> dict
         "resourcePool": cluster.resource_pool_name,
         "datastores": list(cluster.datastore_names or []),
         "nodeGroups": groups,
-        "createdAt": _iso(cluster.created_at),
+        "createdAt": iso_time(cluster.created_at),
         "operation": operation_read(latest) if latest else None,
     }
 

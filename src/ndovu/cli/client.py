@@ -131,6 +131,9 @@ class ApiClient:
     def delete_user(self, name: str) -> None:
         self._request("DELETE", f"/v1/users/{quote(name, safe='')}")
 
+    def audit(self, limit: int) -> list[Json]:
+        return self._request("GET", f"/v1/audit?limit={limit}").get("events", [])
+
     def get_operation(self, op_id: int) -> Json:
         return self._request("GET", f"/v1/operations/{op_id}")
 

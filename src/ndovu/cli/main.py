@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ndovu.cli.commands import (
+    audit,
     catalog_list,
     catalog_show,
     cluster_create,
@@ -89,6 +90,7 @@ app.command("engine")(server.engine)
 app.command("login")(login.login)
 app.command("logout")(login.logout)
 app.add_typer(users, name="user")
+app.command("audit")(audit.audit)
 app.add_typer(cluster, name="cluster")
 app.add_typer(catalog, name="catalog")
 app.add_typer(operation, name="operation")

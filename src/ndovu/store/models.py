@@ -120,6 +120,8 @@ class Operation(Base):
     # a delete that gives up on nodes the provider keeps refusing to delete, saying what
     # may be left behind (migration 0008)
     force: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # the user who asked for it; None for the server's own (a heal)
+    requested_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
@@ -155,6 +157,22 @@ class User(Base):
     # a disabled user cannot log in, and had every token revoked
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEvent(Base):
+    """A request that asked for a change (any method but GET and HEAD), whatever its
+    answer: who (None: nobody logged in), from where, what, when, and the status. Never a
+    body, a header or a query string, so never a secret. Rows are only ever added."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    user_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    address: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(400))
+    status: Mapped[int] = mapped_column(Integer)
 
 
 class LoginFailure(Base):

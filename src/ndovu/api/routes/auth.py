@@ -65,6 +65,7 @@ def create_token(body: Credentials, request: Request,
                  ctx: Annotated[ApiContext, Depends(context)]) -> dict[str, Any]:
     principal = accounts.authenticate(ctx.store, body.username, body.password,
                                       client_address(request))
+    request.state.principal = principal  # the audit log names who logged in
     token, expires = accounts.issue_token(ctx.store, principal, accounts.BEARER)
     return {"token": token, "expiresAt": expires, "user": principal.name,
             "isAdmin": principal.is_admin}

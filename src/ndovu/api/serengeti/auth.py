@@ -34,6 +34,7 @@ def login(request: Request, response: Response, ctx: Annotated[ApiContext, Depen
     """Form fields ``j_username``, ``j_password`` → the ``JSESSIONID`` cookie."""
     principal = accounts.authenticate(ctx.store, j_username, j_password,
                                       client_address(request))
+    request.state.principal = principal  # the audit log names who logged in
     token, _ = accounts.issue_token(ctx.store, principal, accounts.SESSION)
     # HttpOnly: no script reads it; SameSite=Strict: no other site's page sends it;
     # Secure over HTTPS: never sent in clear

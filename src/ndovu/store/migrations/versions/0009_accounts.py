@@ -1,4 +1,5 @@
-"""users.disabled; login_failures, for the throttle of failed logins
+"""users.disabled; login_failures, for the throttle of failed logins; operations.requested_by
+and audit_events: who asked for what
 
 Revision ID: 0009
 Revises: 0008
@@ -27,9 +28,24 @@ def upgrade() -> None:
         sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("user_name", "address"),
     )
+    with op.batch_alter_table("operations") as batch:
+        batch.add_column(sa.Column("requested_by", sa.String(64), nullable=True))
+    op.create_table(
+        "audit_events",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+        sa.Column("user_name", sa.String(64), nullable=True),
+        sa.Column("address", sa.String(64), nullable=False),
+        sa.Column("method", sa.String(8), nullable=False),
+        sa.Column("path", sa.String(400), nullable=False),
+        sa.Column("status", sa.Integer(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("audit_events")
+    with op.batch_alter_table("operations") as batch:
+        batch.drop_column("requested_by")
     op.drop_table("login_failures")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("disabled")
