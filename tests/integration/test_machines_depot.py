@@ -63,6 +63,7 @@ def server(tmp_path: Path, testbed: TestBed, hosts: list[Host],
         for cluster in c.get("/v1/clusters").json().get("clusters", []):
             wait_operation(c, c.delete(f"/v1/clusters/{cluster['name']}").json()["id"])
     srv.stop()
+    testbed.disallow_port(srv.port)
 
 
 def _create(client: httpx.Client, **body: object) -> dict:
@@ -83,9 +84,13 @@ def _run_job(testbed: TestBed, tmp: Path, master: str, app: str) -> dict:
              "spark.blockManager.port": _free_port(network.BRIDGE_ADDRESS)}
     for port in ports.values():
         testbed.allow_port(port)
-    job = start_job(master, network.BRIDGE_ADDRESS, tmp, app, executor_python="python3",
-                    driver_conf={key: str(port) for key, port in ports.items()})
-    return finish_job(job, timeout=300)
+    try:
+        job = start_job(master, network.BRIDGE_ADDRESS, tmp, app, executor_python="python3",
+                        driver_conf={key: str(port) for key, port in ports.items()})
+        return finish_job(job, timeout=300)
+    finally:
+        for port in ports.values():
+            testbed.disallow_port(port)
 
 
 def _by_address(hosts: list[Host]) -> dict[str, Host]:

@@ -169,8 +169,12 @@ class TestBed:
 
     # --- for the operator --------------------------------------------------------------
     def allow_port(self, port: int) -> None:
-        """Let the hosts reach TCP ``port`` on 198.18.7.1 (e.g. ndovu's software depot)."""
+        """Let the hosts reach TCP ``port`` on 198.18.7.1 (e.g. ndovu's software depot)
+        until ``disallow_port``: a test takes back what it allowed when it is done."""
         network.allow_port(port)
+
+    def disallow_port(self, port: int) -> None:
+        network.disallow_port(port)
 
     @property
     def address(self) -> str:

@@ -84,9 +84,20 @@ table inet {NFT_TABLE} {{
 
 def allow_port(port: int) -> None:
     """Let the guests reach TCP ``port`` on the bridge address."""
+    run(["nft", "add", "element", "inet", NFT_TABLE, "allowed_tcp", f"{{ {_port(port)} }}"])
+
+
+def disallow_port(port: int) -> None:
+    """Take ``port`` back: the kernel hands a freed port out again, and a later test's
+    listener on it must not be reachable by accident."""
+    run(["nft", "delete", "element", "inet", NFT_TABLE, "allowed_tcp",
+         f"{{ {_port(port)} }}"], check=False)
+
+
+def _port(port: int) -> int:
     if not isinstance(port, int) or not 0 < port < 65536:
         raise TestBedError(f"not a TCP port: {port!r}")
-    run(["nft", "add", "element", "inet", NFT_TABLE, "allowed_tcp", f"{{ {port} }}"])
+    return port
 
 
 def add_veth(index: int, netns: str) -> None:

@@ -117,9 +117,11 @@ def test_hosts_reach_each_other_and_nothing_outside_the_bridge(
         with socket.create_connection((network.BRIDGE_ADDRESS, port), timeout=3):
             pass  # this machine reaches it on the bridge address
         assert probe(first, network.BRIDGE_ADDRESS, port) == "EHOSTUNREACH"
-        # ... but a port allowed explicitly is reachable
+        # ... but a port allowed explicitly is reachable, until taken back
         testbed.allow_port(port)
         assert probe(first, network.BRIDGE_ADDRESS, port) == "connected"
+        testbed.disallow_port(port)
+        assert probe(first, network.BRIDGE_ADDRESS, port) == "EHOSTUNREACH"
     # and the package repository's port is
     assert testbed.repo is not None
     assert probe(first, network.BRIDGE_ADDRESS, testbed.repo.port) == "connected"
