@@ -64,6 +64,8 @@ class MemoryTransport:
 class MemoryProvider:
     """Nodes in a dict; ``delay_s`` per call; ``fail`` maps node names to error texts
     (their creation fails), ``refuse_delete`` too (their deletion fails, retryably).
+    While ``gate`` is clear, node creation and deletion wait for it: a test holds an operation
+    in progress for as long as it needs, whatever the machine's speed.
 
     It reports each node's size and can change it (``can_scale_nodes``), unless made
     with ``can_scale_nodes=False``; a powered-off node runs nothing and keeps its files."""
@@ -78,6 +80,7 @@ class MemoryProvider:
     address_space: str | None = None
     password_refusal: str | None = "the memory provider has no node logins"
     static_network_refusal: str | None = None
+    gate: threading.Event = field(default_factory=threading.Event)
 
     @property
     def scale_refusal(self) -> str | None:
@@ -92,6 +95,7 @@ class MemoryProvider:
         self.peak_in_flight = 0
         self._next = 1
         self._lock = threading.Lock()
+        self.gate.set()
 
     def _enter(self, verb: str, name: str) -> None:
         with self._lock:
@@ -106,6 +110,7 @@ class MemoryProvider:
     def ensure_node(self, request: NodeRequest) -> NodeInfo:
         self._enter("ensure", request.name)
         try:
+            self.gate.wait(timeout=60)
             time.sleep(self.delay_s)
             if request.name in self.fail:
                 raise ProviderError(self.fail[request.name], node=request.name)
@@ -143,6 +148,7 @@ class MemoryProvider:
     def delete_node(self, cluster: str, name: str) -> None:
         self._enter("delete", name)
         try:
+            self.gate.wait(timeout=60)
             time.sleep(self.delay_s)
             if name in self.refuse_delete:
                 raise ProviderError(self.refuse_delete[name], node=name, retryable=True)

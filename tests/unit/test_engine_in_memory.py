@@ -121,15 +121,17 @@ def test_a_start_error_is_reported_per_node_in_memory(make_stack) -> None:
 
 
 def test_delete_supersedes_a_create_in_progress_in_memory(make_stack) -> None:
-    provider = MemoryProvider(max_parallel=1, delay_s=0.1)
+    provider = MemoryProvider(max_parallel=1)
     stack = make_stack(provider)
+    provider.gate.clear()  # the create stays in progress until the delete is in
     create = stack.submit_create()
-    wait_until(lambda: any(e["step"] == "provision" for e in stack.events(create["id"])),
-               timeout=10, what="the first provision event", interval=0.01)
+    wait_until(lambda: provider.in_flight, timeout=10, what="the first node being made",
+               interval=0.01)
     delete = stack.client.delete("/v1/clusters/c")
     assert delete.status_code == 202
-    assert stack.wait(delete.json()["id"])["status"] == "COMPLETED"
     assert stack.client.get(f"/v1/operations/{create['id']}").json()["status"] == "ABANDONED"
+    provider.gate.set()
+    assert stack.wait(delete.json()["id"])["status"] == "COMPLETED"
     assert provider.list_nodes("c") == []
     assert stack.client.get("/v1/clusters/c").status_code == 404
 

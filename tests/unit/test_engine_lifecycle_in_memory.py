@@ -146,8 +146,9 @@ def test_a_role_that_cannot_stop_fails_the_stop_naming_the_node_in_memory(make_s
 
 
 def test_resize_out_adds_nodes_that_join_one_at_a_time_in_memory(make_stack) -> None:
-    stack = make_stack(MemoryProvider(delay_s=0.2))
+    stack = make_stack(MemoryProvider())
     stack.create()
+    stack.provider.gate.clear()  # the new nodes are not made until the rows are checked
     accepted = stack.accepted("PUT", "/v1/clusters/c/nodegroups/worker/instancenum",
                               json={"instanceNum": 5})
     assert accepted["type"] == "RESIZE"
@@ -159,6 +160,7 @@ def test_resize_out_adds_nodes_that_join_one_at_a_time_in_memory(make_stack) -> 
     new = {n["name"]: n["status"] for n in worker_group["instances"]
            if n["name"] in ("c-worker-3", "c-worker-4")}
     assert new == {"c-worker-3": "NOT_EXIST", "c-worker-4": "NOT_EXIST"}
+    stack.provider.gate.set()
 
     op = stack.wait(accepted["id"])
     assert op["status"] == "COMPLETED", op
@@ -349,7 +351,8 @@ def test_a_resize_of_an_unknown_group_is_404_naming_the_groups_in_memory(make_st
 
 def test_a_busy_cluster_refuses_every_mutation_naming_the_operation_in_memory(
         make_stack) -> None:
-    stack = make_stack(MemoryProvider(max_parallel=1, delay_s=0.1))
+    stack = make_stack(MemoryProvider(max_parallel=1))
+    stack.provider.gate.clear()  # the create cannot finish until the refusals are seen
     create = stack.accepted("POST", "/v1/clusters", json={"name": "c", "type": "layered"})
     for method, path, body in [
         ("POST", "/v1/clusters/c/stop", None), ("POST", "/v1/clusters/c/start", None),
@@ -361,18 +364,21 @@ def test_a_busy_cluster_refuses_every_mutation_naming_the_operation_in_memory(
         message = r.json()["error"]["message"]
         assert f"operation {create['id']}" in message and "CREATE" in message, message
         assert f"/v1/operations/{create['id']}" in r.json()["error"]["hint"]
+    stack.provider.gate.set()
     assert stack.wait(create["id"])["status"] == "COMPLETED"
     ops = stack.client.get("/v1/operations").json()["operations"]
     assert [o["type"] for o in ops] == ["CREATE"]
 
     # the same while a resize runs; a delete still supersedes it
+    stack.provider.gate.clear()
     resize = stack.accepted("PUT", "/v1/clusters/c/nodegroups/worker/instancenum",
                             json={"instanceNum": 5})
     r = stack.client.post("/v1/clusters/c/stop")
     assert r.status_code == 409 and "RESIZE" in r.json()["error"]["message"]
-    delete = stack.run("DELETE", "/v1/clusters/c")
-    assert delete["status"] == "COMPLETED"
+    delete = stack.accepted("DELETE", "/v1/clusters/c")
     assert stack.client.get(f"/v1/operations/{resize['id']}").json()["status"] == "ABANDONED"
+    stack.provider.gate.set()
+    assert stack.wait(delete["id"])["status"] == "COMPLETED"
     assert stack.provider.list_nodes("c") == []
 
 

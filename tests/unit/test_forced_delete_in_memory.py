@@ -69,10 +69,12 @@ def test_a_forced_delete_supersedes_a_delete_still_retrying_in_memory(make_stack
 
 
 def test_a_second_forced_delete_while_one_runs_is_refused_in_memory(make_stack) -> None:
-    provider = MemoryProvider(delay_s=0.2)
+    provider = MemoryProvider()
     stack = make_stack(provider)
     stack.create()
+    provider.gate.clear()  # the forced delete stays in progress until the second is tried
     forced = stack.accepted("DELETE", "/v1/clusters/c?force=true")
     r = stack.client.delete("/v1/clusters/c?force=true")
     assert r.status_code == 409 and "(forced)" in r.json()["error"]["message"]
+    provider.gate.set()
     assert stack.wait(forced["id"])["status"] == "COMPLETED"
