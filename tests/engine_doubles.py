@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ndovu import addresses
-from ndovu.errors import NodeBootstrapError, ProviderError
+from ndovu.errors import NodeBootstrapError, NodePending, ProviderError
 from ndovu.providers.base import NodeInfo, NodeRequest
 from ndovu.roles.base import Health, Member, RoleContext, Setting
 from ndovu.transports.base import CommandResult
@@ -81,6 +81,8 @@ class MemoryProvider:
     password_refusal: str | None = "the memory provider has no node logins"
     static_network_refusal: str | None = None
     gate: threading.Event = field(default_factory=threading.Event)
+    # how many times a node's creation answers "pending" (booting) before it is done
+    pending: dict[str, int] = field(default_factory=dict)
 
     @property
     def scale_refusal(self) -> str | None:
@@ -115,6 +117,11 @@ class MemoryProvider:
             if request.name in self.fail:
                 raise ProviderError(self.fail[request.name], node=request.name)
             with self._lock:
+                if self.pending.get(request.name, 0) > 0:
+                    self.pending[request.name] -= 1
+                    raise NodePending(f"{request.name} is booting", node=request.name,
+                                      check_after_s=0.05)
+            with self._lock:
                 if request.name not in self.nodes:
                     address = self._address(request)
                     self.nodes[request.name] = NodeInfo(
@@ -144,6 +151,10 @@ class MemoryProvider:
         with self._lock:
             self.nodes.pop(name, None)
         return f"memory node {name}"
+
+    def release_cluster(self, cluster: str) -> None:
+        with self._lock:
+            self.calls.append(("release", cluster))
 
     def delete_node(self, cluster: str, name: str) -> None:
         self._enter("delete", name)

@@ -50,6 +50,14 @@ def run_operation(client: httpx.Client, method: str, path: str, *, timeout: floa
     return wait_operation(client, r.json()["id"], timeout=timeout)
 
 
+def run_completed(client: httpx.Client, method: str, path: str, *, timeout: float = 600,
+                  **body: object) -> dict:
+    """``run_operation`` that must end COMPLETED."""
+    op = run_operation(client, method, path, timeout=timeout, **body)
+    assert op["status"] == "COMPLETED", op
+    return op
+
+
 def processes_under(root: Path, marker: str = "") -> list[int]:
     """PIDs whose command line mentions ``root`` (and ``marker``)."""
     found = []

@@ -83,6 +83,19 @@ class ProviderError(NdovuError):
         self.retryable = retryable
 
 
+class NodePending(ProviderError):
+    """Not a failure: the provider has started the node's work (a server is booting) and
+    it is not done yet. The engine looks again after ``check_after_s`` without holding a
+    slot of the provider's pool or counting a failed attempt; the provider bounds how
+    long it lets the work take (e.g. the OpenStack provider's boot timeout)."""
+
+    code = "node_pending"
+
+    def __init__(self, message: str, *, node: str, check_after_s: float):
+        super().__init__(message, node=node, retryable=True)
+        self.check_after_s = check_after_s
+
+
 class NodeBootstrapError(NdovuError):
     """A role could not configure, start or verify its software on a node."""
 

@@ -28,9 +28,11 @@ from ndovu.config import Settings
 from ndovu.engine import Engine
 from ndovu.errors import NdovuError, SpecError
 from ndovu.providers.machines import Machine
+from ndovu.providers.openstack import KeyPair, generate_key_pair
 from ndovu.providers.registry import make_provider, runs_software
 from ndovu.roles.registry import builtin_roles
 from ndovu.store import Store
+from ndovu.store.cluster_keys import StoreClusterKeys
 from ndovu.store.machines import StoreInventory, check_free_machines
 from ndovu.transports.ssh import SshConnections
 
@@ -69,7 +71,8 @@ def build(settings: Settings) -> Process:
     if settings.provider == "local":
         options.setdefault("subnet", settings.local_subnet)
     close_provider = (_machines_options(store, options) if settings.provider == "machines"
-                      else _nothing_to_close)
+                      else _openstack_options(store, options)
+                      if settings.provider == "openstack" else _nothing_to_close)
     provider = make_provider(settings.provider, settings.state_dir, **options)
     engine = Engine(store, provider, builtin_roles(),
                     bootstrap_timeout_s=settings.bootstrap_timeout_s,
@@ -129,6 +132,15 @@ def _machines_options(store: Store, options: dict[str, Any]) -> Callable[[], Non
     connections, added to its options; returns what closes the connections."""
     connections = SshConnections()
     options["inventory"] = StoreInventory(store, Machine)
+    options["connections"] = connections
+    return connections.close
+
+
+def _openstack_options(store: Store, options: dict[str, Any]) -> Callable[[], None]:
+    """The OpenStack provider's cluster keys (in this store, so every engine reaches the
+    nodes) and the process's SSH connections; returns what closes the connections."""
+    connections = SshConnections()
+    options["keys"] = StoreClusterKeys(store, generate_key_pair, KeyPair)
     options["connections"] = connections
     return connections.close
 

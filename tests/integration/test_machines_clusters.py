@@ -14,7 +14,7 @@ import httpx
 import pytest
 from kazoo.client import KazooClient
 
-from tests.helpers import Server, etcdctl, wait_operation
+from tests.helpers import Server, etcdctl, run_completed, wait_operation
 from tests.testbed import Host, TestBed
 from tests.testbed.fixtures import module_hosts
 
@@ -43,14 +43,6 @@ def server(tmp_path: Path, testbed: TestBed, hosts: list[Host]) -> Iterator[Serv
     srv.stop()
 
 
-def _run(client: httpx.Client, method: str, path: str, **body: object) -> dict:
-    r = client.request(method, path, **({"json": body} if body else {}))
-    assert r.status_code == 202, r.text
-    op = wait_operation(client, r.json()["id"], timeout=600)
-    assert op["status"] == "COMPLETED", op
-    return op
-
-
 def _nodes(client: httpx.Client, name: str) -> list[dict]:
     cluster = client.get(f"/v1/clusters/{name}").json()
     return [n for g in cluster["nodeGroups"] for n in g["instances"]]
@@ -66,7 +58,7 @@ def _ndovu_processes(host: Host) -> list[str]:
 def test_zookeeper_on_three_machines(server: Server, hosts: list[Host]) -> None:
     by_address = {h.address: h for h in hosts}
     with server.client() as c:
-        _run(c, "POST", "/v1/clusters", name="zkm", type="zookeeper")
+        run_completed(c, "POST", "/v1/clusters", name="zkm", type="zookeeper")
         nodes = _nodes(c, "zkm")
         assert {n["status"] for n in nodes} == {"SERVICE_READY"}
         # one node per machine, each at its machine's address
@@ -88,15 +80,15 @@ def test_zookeeper_on_three_machines(server: Server, hosts: list[Host]) -> None:
         assert third.get("/ndovu-machines")[0] == b"written via the first machine"
         third.stop()
 
-        _run(c, "POST", "/v1/clusters/zkm/stop")
+        run_completed(c, "POST", "/v1/clusters/zkm/stop")
         assert all(not _ndovu_processes(h) for h in hosts[:3])
-        _run(c, "POST", "/v1/clusters/zkm/start")
+        run_completed(c, "POST", "/v1/clusters/zkm/start")
         again = KazooClient(hosts=f"{hosts[1].address}:2181", timeout=10)
         again.start(timeout=30)
         assert again.get("/ndovu-machines")[0] == b"written via the first machine"
         again.stop()
 
-        _run(c, "DELETE", "/v1/clusters/zkm")
+        run_completed(c, "DELETE", "/v1/clusters/zkm")
         machines = {m["name"]: m for m in c.get("/v1/machines").json()["machines"]}
         assert all(machines[h.name]["status"] == "free" for h in hosts[:3])
     for host in hosts[:3]:
@@ -107,7 +99,7 @@ def test_zookeeper_on_three_machines(server: Server, hosts: list[Host]) -> None:
 def test_etcd_on_machines_resized_across_hosts(server: Server, testbed: TestBed,
                                                hosts: list[Host]) -> None:
     with server.client() as c:
-        _run(c, "POST", "/v1/clusters", name="etm", type="etcd")
+        run_completed(c, "POST", "/v1/clusters", name="etm", type="etcd")
         etcdctl(hosts[0].address, "put", "via-first", "machines")
         assert "machines" in etcdctl(hosts[2].address, "get", "via-first")
         # a fourth machine for the fourth member
@@ -115,14 +107,14 @@ def test_etcd_on_machines_resized_across_hosts(server: Server, testbed: TestBed,
                                          "user": "root",
                                          "privateKey": testbed.operator_key.read_text()})
         assert r.status_code == 201, r.text
-        _run(c, "PUT", "/v1/clusters/etm/nodegroups/etcd/instancenum", instanceNum=4)
+        run_completed(c, "PUT", "/v1/clusters/etm/nodegroups/etcd/instancenum", instanceNum=4)
         members = etcdctl(hosts[3].address, "member", "list")
         assert len(members.strip().splitlines()) == 4
         assert "machines" in etcdctl(hosts[3].address, "get", "via-first")
-        _run(c, "PUT", "/v1/clusters/etm/nodegroups/etcd/instancenum", instanceNum=3)
+        run_completed(c, "PUT", "/v1/clusters/etm/nodegroups/etcd/instancenum", instanceNum=3)
         remaining = [n["ip"] for n in _nodes(c, "etm")]
         assert len(etcdctl(remaining[0], "member", "list").strip().splitlines()) == 3
-        _run(c, "DELETE", "/v1/clusters/etm")
+        run_completed(c, "DELETE", "/v1/clusters/etm")
         assert c.delete(f"/v1/machines/{hosts[3].name}").status_code == 204
     for host in hosts:
         assert not _ndovu_processes(host), f"ndovu left processes on {host.name}"

@@ -5,7 +5,8 @@ hosts) and Neutron (ML2 without agents), from .venv-openstack (scripts/setup-ope
 Nothing is faked above the hypervisor: the provider talks to the same APIs, policies,
 quotas and schedulers as on a production cloud. Below it, Nova's compute driver is a
 parameter (``fake.FakeDriver`` by default) and Neutron binds every port without an agent
-(ml2_bind_all), so no packet ever flows.
+(ml2_bind_all), so no packet ever flows; with tests.openstack.nova_testbed's driver instead,
+each server is a test bed host one can SSH into (``Cloud(root, **cloud_arguments(bed))``).
 
 Everything lives in one folder (configuration, logs, images, state) plus databases and a
 RabbitMQ virtual host named uniquely per start; the APIs listen on free loopback ports
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import os
 import secrets
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -27,8 +29,10 @@ from openstack.network.v2.subnet import Subnet
 from tests.openstack import configs
 from tests.openstack.backing import Backing
 from tests.openstack.processes import Service, free_port, kill_all, run, uwsgi, wait_until
+from tests.testbed import network as testbed_network
 
-VENV = Path(__file__).resolve().parents[2] / ".venv-openstack"
+REPOSITORY = Path(__file__).resolve().parents[2]
+VENV = REPOSITORY / ".venv-openstack"
 DATABASES = ("keystone", "placement", "glance", "nova_api", "nova_cell0", "nova_cell1",
              "neutron")
 COMPUTE_HOSTS = ("compute-1", "compute-2")
@@ -36,6 +40,7 @@ TEST_PROJECT = TEST_USER = "ndovu"
 ADMIN = "admin"
 IMAGE = "debian-12"
 PUBLIC_NETWORK, PUBLIC_CIDR = "public", "203.0.113.0/24"
+TESTBED_PHYSNET = "testbed"  # a flat network on the test bed's bridge (see ml2 in configs.py)
 # name: (vCPUs, RAM MiB, disk GiB)
 FLAVORS = {"m1.tiny": (1, 512, 1), "m1.small": (1, 2048, 20), "m1.medium": (2, 4096, 40),
            "m1.large": (4, 8192, 80), "m1.xlarge": (8, 16384, 160)}
@@ -54,12 +59,19 @@ class Cloud:
     """One start of the test cloud in ``root``: ``Cloud(root).start()`` … ``stop()``."""
 
     def __init__(self, root: Path, *, compute_driver: str = "fake.FakeDriver",
-                 venv: Path = VENV) -> None:
+                 compute_options: configs.Sections | None = None,
+                 compute_launcher: str | None = None, venv: Path = VENV) -> None:
+        """``compute_options``: more sections of the computes' configuration;
+        ``compute_launcher``: a module of this repository that runs nova-compute (``python
+        -m``) instead of the ``nova-compute`` script, with the repository on PYTHONPATH
+        (tests.openstack.nova_testbed.cloud_arguments gives all three for its driver)."""
         self.root = root
+        self.compute_launcher = compute_launcher
         self.logs = root / "logs"
         self.backing = Backing(DATABASES)
         self.site = configs.Site(
             root=root, venv=venv, backing=self.backing, compute_driver=compute_driver,
+            compute_options=compute_options or {},
             ports={name: free_port() for name in ("keystone", "placement", "glance", "nova",
                                                   "neutron")},
             service_password=secrets.token_urlsafe(16))
@@ -141,8 +153,12 @@ class Cloud:
         self._wait_for_computes()
 
     def _service(self, name: str, program: str, config: Path) -> Service:
-        service = Service(name, [self._bin(program), "--config-file", str(config)],
-                          self.logs / f"{name}.log")
+        return self._start_service(name, [self._bin(program)], config)
+
+    def _start_service(self, name: str, command: list[str], config: Path,
+                       env: dict[str, str] | None = None) -> Service:
+        service = Service(name, [*command, "--config-file", str(config)],
+                          self.logs / f"{name}.log", env)
         self.services.append(service)
         return service.start()
 
@@ -175,7 +191,8 @@ class Cloud:
         self._manage("keystone-db-sync", "keystone-manage", conf, "db_sync")
         url = self.site.auth_url
         self._manage("keystone-bootstrap", "keystone-manage", conf, "bootstrap",
-                     "--bootstrap-password", self.passwords[ADMIN],
+                     # "=": a generated password may begin with "-"
+                     f"--bootstrap-password={self.passwords[ADMIN]}",
                      "--bootstrap-region-id", configs.REGION, "--bootstrap-admin-url", url,
                      "--bootstrap-internal-url", url, "--bootstrap-public-url", url)
         self._api("keystone", "keystone.wsgi.api",
@@ -249,10 +266,15 @@ class Cloud:
                   ).wait_http(self.site.url("nova"), START_TIMEOUT)
 
     def _start_computes(self) -> None:
+        command, env = [self._bin("nova-compute")], None
+        if self.compute_launcher:  # e.g. tests.openstack.nova_testbed's driver
+            command = [self._bin("python"), "-m", self.compute_launcher]
+            path = [str(REPOSITORY), *filter(None, [os.environ.get("PYTHONPATH")])]
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
         for host in COMPUTE_HOSTS:
-            self._service(f"nova-compute-{host}", "nova-compute",
-                          configs.write(self.root / host / "nova.conf",
-                                        configs.nova_compute(self.site, host)))
+            self._start_service(f"nova-compute-{host}", command,
+                                configs.write(self.root / host / "nova.conf",
+                                              configs.nova_compute(self.site, host)), env)
 
     # -- contents
 
@@ -337,3 +359,22 @@ class Cloud:
         conn.network.add_interface_to_router(router, subnet=subnet.id)
         return network, subnet
 
+    def make_testbed_network(self, name: str = "testbed") -> tuple[Network, Subnet]:
+        """The network of servers booted by tests.openstack.nova_testbed's driver: flat on
+        the physical network ``testbed`` (the bed's bridge), made by admin for the test
+        project, which owns it so that its member may choose ports' MACs and addresses
+        (Neutron lets the network's owner do that). Its subnet is the bed's whole
+        198.18.0.0/15, without gateway (nothing is routed out) or DHCP (the driver sets
+        addresses itself), and gives out addresses only from the part the bed's own
+        hosts never use; returns (network, subnet)."""
+        admin = self.admin.network
+        network = admin.create_network(name=name, project_id=self.project_id,
+                                       provider_network_type="flat",
+                                       provider_physical_network=TESTBED_PHYSNET)
+        pool = testbed_network.OTHER_HOSTS
+        subnet = admin.create_subnet(
+            name=name, network_id=network.id, project_id=self.project_id, ip_version=4,
+            cidr=str(testbed_network.WHOLE_NETWORK), gateway_ip=None, is_dhcp_enabled=False,
+            allocation_pools=[{"start": str(pool.network_address + 1),
+                               "end": str(pool.broadcast_address - 1)}])
+        return network, subnet

@@ -6,7 +6,7 @@ every path points into the cloud's folder (never /etc, never a fixed port).
 from __future__ import annotations
 
 import configparser
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.openstack.backing import Backing
@@ -31,6 +31,8 @@ class Site:
     service_password: str
     backing: Backing
     compute_driver: str
+    # more sections of the computes' configuration, e.g. the options of compute_driver
+    compute_options: Sections = field(default_factory=dict)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -141,6 +143,8 @@ def nova_compute(site: Site, host: str) -> Sections:
         # no agent reports a plugged VIF: do not wait for one
         "vif_plugging_is_fatal": "false", "vif_plugging_timeout": "0",
     })
+    for name, options in site.compute_options.items():
+        sections.setdefault(name, {}).update(options)
     return sections
 
 
@@ -167,6 +171,7 @@ def ml2() -> Sections:
     return {
         "ml2": {"type_drivers": "flat,vxlan", "tenant_network_types": "vxlan",
                 "mechanism_drivers": "ndovu_bind_all", "extension_drivers": "port_security"},
-        "ml2_type_flat": {"flat_networks": "public"},
+        # public: floating IPs; testbed: the test bed's bridge (Cloud.make_testbed_network)
+        "ml2_type_flat": {"flat_networks": "public,testbed"},
         "ml2_type_vxlan": {"vni_ranges": "1:10000"},
     }

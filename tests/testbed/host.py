@@ -34,19 +34,28 @@ done
 
 
 class Host:
-    """A running host. Made by :meth:`tests.testbed.TestBed.add_host`; ``stop()`` ends it."""
+    """A running host. Made by :meth:`tests.testbed.TestBed.add_host`; ``stop()`` ends it.
+
+    The bed's hosts have an ``index`` (their address, veth and MACs follow from it);
+    a host made elsewhere (the test cloud's Nova driver) gives its ``nic`` instead.
+    """
 
     port = 22
 
     def __init__(
-        self, *, name: str, index: int, folder: Path, rootfs: Path, repo_url: str,
-        authorized_key: str,
+        self, *, name: str, folder: Path, rootfs: Path, repo_url: str, authorized_key: str,
+        index: int | None = None, nic: network.Nic | None = None,
     ) -> None:
         if not NAME_PATTERN.fullmatch(name):
             raise TestBedError(f"host name {name!r} is not [a-z][a-z0-9-]{{0,39}}")
+        if nic is None and index is not None:
+            nic = network.index_nic(index)
+        elif nic is None or index is not None:
+            raise TestBedError(f"host {name!r}: give either an index or a nic")
         self.name = name
         self.index = index
-        self.address = network.host_address(index)
+        self.nic = nic
+        self.address = nic.address
         self.netns = network.netns_name(name)
         self.folder = folder
         self._rootfs = rootfs
@@ -84,15 +93,24 @@ class Host:
             shutil.copy2(self.folder / "keys" / f"host_key{suffix}", upper / f"{HOST_KEY}{suffix}")
 
         run(["ip", "netns", "add", self.netns])
-        network.add_veth(self.index, self.netns)
-        console = open(self.folder / "console.log", "wb")  # noqa: SIM115 (kept by the child)
+        network.add_veth(self.nic, self.netns)
+        self.power_on()
+
+    def power_on(self) -> None:
+        """Start PID 1 (the boot script) over the host's folder, in its network namespace:
+        after :meth:`launch`, or after :meth:`power_off` (the upper layer, host key and
+        console log kept, like a disk); :meth:`wait_ready` follows."""
+        if self.running:
+            raise TestBedError(f"{self.name} is running already")
+        self.pid1 = None
+        console = open(self.folder / "console.log", "ab")  # noqa: SIM115 (kept by the child)
         with console:
             self._process = subprocess.Popen(
                 [
                     "nsenter", f"--net=/run/netns/{self.netns}",
                     "unshare", "--mount", "--uts", "--ipc", "--pid", "--fork",
                     "--kill-child=SIGTERM", "--propagation", "private",
-                    "/bin/sh", str(BOOT_SCRIPT), str(self._rootfs), str(upper),
+                    "/bin/sh", str(BOOT_SCRIPT), str(self._rootfs), str(self.folder / "upper"),
                     str(self.folder / "work"), str(self.folder / "root"), self.name,
                 ],
                 stdin=subprocess.DEVNULL,
@@ -189,11 +207,11 @@ class Host:
 
     def cut(self) -> None:
         """A network partition: the host-side end of the host's veth goes down."""
-        network.set_link(self.index, up=False)
+        network.set_link(self.nic.outside, up=False)
 
     def restore(self) -> None:
         """Undo :meth:`cut`."""
-        network.set_link(self.index, up=True)
+        network.set_link(self.nic.outside, up=True)
 
     def change_host_key(self, timeout: float = 20.0) -> str:
         """A new ed25519 host key; sshd restarted with it. Returns the new ``host_key``."""
@@ -237,9 +255,19 @@ class Host:
         return self._process is not None and self._process.poll() is None
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Power off: SIGTERM to PID 1 (a short grace), then SIGKILL to everything in the
-        host's network namespace; then remove its veth, namespace and folder."""
-        if self._process is not None:
+        """Power off; then remove the host's veth, namespace and folder."""
+        self.power_off(timeout)
+        network.delete_link(self.nic.outside)
+        network.delete_netns(self.netns)
+        remove_host_dir(self.folder)
+
+    def power_off(self, timeout: float = 10.0) -> None:
+        """SIGTERM to PID 1 (a short grace), then SIGKILL to everything in the host's
+        network namespace (its mounts go with its PID 1); the folder, namespace and veth
+        stay for :meth:`power_on`."""
+        if self._process is None:  # not started by this object: whatever runs there
+            network.kill_netns_processes(self.netns, timeout=timeout)
+        else:
             if self.pid1 is not None and self._process.poll() is None:
                 try:
                     os.kill(self.pid1, signal.SIGTERM)
@@ -253,9 +281,6 @@ class Host:
                 raise TestBedError(f"{self.name}: unshare {self._process.pid} lingers") from exc
             self._process = None
         self.pid1 = None
-        network.delete_link(network.veth_name(self.index))
-        network.delete_netns(self.netns)
-        remove_host_dir(self.folder)
 
 
 def remove_host_dir(folder: Path) -> None:

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.testbed.commands import TestBedError, run
@@ -25,6 +26,24 @@ FIRST_HOST_INDEX = 11
 LAST_HOST_INDEX = 254
 # locally administered MACs, fixed per index: 02:6e:64 ("nd"), then 07, role, index
 BRIDGE_MAC = "02:6e:64:07:00:01"
+# Addresses for hosts made outside TestBed.add_hosts (the test cloud's Nova driver boots
+# servers as hosts, on ports Neutron addressed from this range): never an index-based
+# 198.18.7.x. Such hosts have 198.18.0.0/15 on their eth0 (198.18.7.1 is then on-link
+# for them); this machine reaches the range through a route on the bridge.
+OTHER_HOSTS = ipaddress.IPv4Network("198.18.8.0/22")
+WHOLE_NETWORK = ipaddress.IPv4Network("198.18.0.0/15")
+
+
+@dataclass(frozen=True)
+class Nic:
+    """A host's veth pair: ``outside`` (MAC ``outside_mac``) in the bridge, ``eth0`` (MAC
+    ``mac``) with ``address``/``prefix_length`` in the host's namespace."""
+
+    outside: str
+    address: str
+    prefix_length: int
+    mac: str
+    outside_mac: str
 
 
 def host_address(index: int) -> str:
@@ -47,6 +66,31 @@ def _mac(role: int, index: int) -> str:
     return f"02:6e:64:07:{role:02x}:{index:02x}"
 
 
+def index_nic(index: int) -> Nic:
+    """The NIC of the bed's host number ``index``."""
+    return Nic(outside=veth_name(index), address=host_address(index),
+               prefix_length=PREFIX_LENGTH, mac=_mac(2, index), outside_mac=_mac(1, index))
+
+
+def on_bed(address: str) -> bool:
+    """Whether ``address`` is on the bed's network at all."""
+    return ipaddress.IPv4Address(address) in WHOLE_NETWORK
+
+
+def other_nic(address: str, mac: str) -> Nic:
+    """The NIC of a host made outside the bed with ``address`` (in :data:`OTHER_HOSTS`)
+    and the guest-side ``mac``: the bridge-side name and MAC come from the address's last
+    two bytes, so two such hosts never share them, nor with the bed's own hosts."""
+    ip = ipaddress.IPv4Address(address)
+    if ip not in OTHER_HOSTS or ip in (OTHER_HOSTS.network_address,
+                                       OTHER_HOSTS.broadcast_address):
+        raise TestBedError(f"{address} is not a host address of {OTHER_HOSTS}")
+    high, low = ip.packed[2:]
+    return Nic(outside=f"{PREFIX}-o{high:02x}{low:02x}", address=address,
+               prefix_length=WHOLE_NETWORK.prefixlen, mac=mac,
+               outside_mac=f"02:6e:64:08:{high:02x}:{low:02x}")
+
+
 def make_bridge() -> None:
     """The bridge with the host side's address; no IPv6 on it (guests reach nothing by v6)."""
     run(["ip", "link", "add", BRIDGE, "address", BRIDGE_MAC, "type", "bridge",
@@ -54,6 +98,8 @@ def make_bridge() -> None:
     Path(f"/proc/sys/net/ipv6/conf/{BRIDGE}/disable_ipv6").write_text("1\n")
     run(["ip", "addr", "add", f"{BRIDGE_ADDRESS}/{PREFIX_LENGTH}", "dev", BRIDGE])
     run(["ip", "link", "set", BRIDGE, "up"])
+    # on-link: hosts in OTHER_HOSTS answer ARP for their address (gone with the bridge)
+    run(["ip", "route", "add", str(OTHER_HOSTS), "dev", BRIDGE, "src", BRIDGE_ADDRESS])
 
 
 def make_firewall(repo_port: int) -> None:
@@ -100,24 +146,23 @@ def _port(port: int) -> int:
     return port
 
 
-def add_veth(index: int, netns: str) -> None:
-    """A veth pair: ``ndovutb-h<index>`` in the bridge, ``eth0`` with the host's address
-    in ``netns``; loopback up; no default route."""
-    outside = veth_name(index)
-    run(["ip", "link", "add", outside, "address", _mac(1, index), "type", "veth",
-         "peer", "name", "eth0", "address", _mac(2, index), "netns", netns])
-    run(["ip", "link", "set", outside, "master", BRIDGE, "up"])
+def add_veth(nic: Nic, netns: str) -> None:
+    """A veth pair: ``nic.outside`` in the bridge, ``eth0`` with the host's address in
+    ``netns``; loopback up; no default route."""
+    run(["ip", "link", "add", nic.outside, "address", nic.outside_mac, "type", "veth",
+         "peer", "name", "eth0", "address", nic.mac, "netns", netns])
+    run(["ip", "link", "set", nic.outside, "master", BRIDGE, "up"])
     batch = (
-        f"addr add {host_address(index)}/{PREFIX_LENGTH} dev eth0\n"
+        f"addr add {nic.address}/{nic.prefix_length} dev eth0\n"
         "link set eth0 up\n"
         "link set lo up\n"
     )
     run(["ip", "-n", netns, "-batch", "-"], input=batch)
 
 
-def set_link(index: int, up: bool) -> None:
+def set_link(name: str, up: bool) -> None:
     """Host-side end of a host's veth up or down (down: a network partition)."""
-    run(["ip", "link", "set", veth_name(index), "up" if up else "down"])
+    run(["ip", "link", "set", name, "up" if up else "down"])
 
 
 def link_names() -> list[str]:

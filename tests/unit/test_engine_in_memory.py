@@ -70,6 +70,23 @@ def test_a_provider_failure_fails_the_node_and_the_operation_in_memory(make_stac
     assert stack.client.get("/v1/clusters/c").json()["status"] == "PROVISION_ERROR"
 
 
+def test_a_node_still_booting_is_looked_at_again_not_failed_in_memory(make_stack) -> None:
+    """A provider that answers "pending" (a server still booting) frees its slot and is
+    asked again later; that is no failed attempt, however often it happens (the retry
+    policy allows 4 failures)."""
+    provider = MemoryProvider(max_parallel=1, pending={"c-coord-0": 8, "c-worker-1": 6})
+    stack = make_stack(provider)
+    op = stack.create()
+    events = stack.events(op["id"])
+    assert not [e for e in events if e["outcome"] in ("retrying", "failed")], events
+    assert [name for verb, name in provider.calls if verb == "ensure"].count("c-coord-0") == 9
+    # while c-coord-0 booted, the one pool slot served the other nodes
+    first_done = next(i for i, (verb, name) in enumerate(provider.calls)
+                      if name == "c-coord-1")
+    assert first_done < 8
+    assert {n["status"] for n in stack.nodes().values()} == {"SERVICE_READY"}
+
+
 def test_a_role_that_exits_fails_at_once_with_its_own_text_in_memory(make_stack) -> None:
     stack = make_stack(worker={"exit_message": "worker exited: bad heap size"})
     op = stack.wait(stack.submit_create()["id"])
@@ -132,6 +149,7 @@ def test_delete_supersedes_a_create_in_progress_in_memory(make_stack) -> None:
     assert stack.client.get(f"/v1/operations/{create['id']}").json()["status"] == "ABANDONED"
     provider.gate.set()
     assert stack.wait(delete.json()["id"])["status"] == "COMPLETED"
+    assert provider.calls[-1] == ("release", "c")  # after every node
     assert provider.list_nodes("c") == []
     assert stack.client.get("/v1/clusters/c").status_code == 404
 

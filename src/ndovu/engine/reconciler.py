@@ -40,7 +40,7 @@ from ndovu.engine import journal
 from ndovu.engine.planner import bootstrap_stages, plan_roles
 from ndovu.engine.retries import Retries, RetryPolicy
 from ndovu.engine.snapshot import Snapshot, load_snapshot
-from ndovu.errors import NdovuError
+from ndovu.errors import NdovuError, NodePending
 from ndovu.providers.base import NodeInfo, NodeRequest, Provider
 from ndovu.roles.base import Health, Member, Role, RoleContext
 from ndovu.spec.expand import deep_merge
@@ -191,8 +191,8 @@ class Reconciler:
             return EndPass(None)
         if retry_in:
             journal.set_progress(self.store, snap, 0, (
-                f"{what} {', '.join(sorted(retry_in)[:5])}"
-                f"{' and others' if len(retry_in) > 5 else ''} again after provider errors"))
+                f"{what}: waiting for {', '.join(sorted(retry_in)[:5])}"
+                f"{' and others' if len(retry_in) > 5 else ''} (see each node's action)"))
             return EndPass(min(retry_in.values()))
         return None
 
@@ -221,6 +221,12 @@ class Reconciler:
                     if exc is None:
                         self.retries.succeeded(snap, call.node, call.step)
                         on_ok(s, row, call, result, took)
+                        continue
+                    if isinstance(exc, NodePending):
+                        self.retries.later(snap, call.node, call.step, exc.check_after_s)
+                        retry_in[call.node] = exc.check_after_s
+                        if row is not None:
+                            row.action = exc.message[:200]
                         continue
                     text = _error_text(exc)
                     error = self.retries.failed(s, snap, call.node, call.step, exc, text, took)
@@ -699,6 +705,18 @@ class Reconciler:
                         "behind: %s", snap.name, name, error, left)
 
 
+    def _release(self, snap: Snapshot) -> None:
+        """What the cluster's nodes shared goes with the last of them; a forced delete
+        gives up on it and says so."""
+        _, exc, took = _timed(lambda: self.provider.release_cluster(snap.name))
+        if exc is None:
+            return
+        if not snap.force:
+            raise exc
+        with self.store.session() as s:
+            journal.event(s, snap.op_id, snap.name, "release cluster", "left behind",
+                          duration_s=took, message=f"may be left behind: {_error_text(exc)}")
+
     def _delete(self, snap: Snapshot) -> float | None:
         try:
             observed = self.provider.list_nodes(snap.name)
@@ -730,6 +748,7 @@ class Reconciler:
         outcome = self._end_waiting(snap, retry_in, failures, "deleting")
         if outcome is not None:
             return outcome.requeue_after
+        self._release(snap)
         # every node it had: those deleted by earlier passes still have their rows
         journal.deleted(self.store, snap, sorted(set(snap.node_groups)
                                                  | {n.name for n in observed}))

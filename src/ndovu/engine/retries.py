@@ -92,6 +92,12 @@ class Retries:
                       message=text)
         return text
 
+    def later(self, snap: Snapshot, node: str, step: str, after_s: float) -> None:
+        """The provider's work on the node is under way: look again in ``after_s``
+        (not a failure: nothing is counted or recorded)."""
+        with self._lock:
+            self._due[(snap.cluster_id, snap.op_id, node, step)] = time.monotonic() + after_s
+
     def succeeded(self, snap: Snapshot, node: str, step: str) -> None:
         with self._lock:
             self._due.pop((snap.cluster_id, snap.op_id, node, step), None)

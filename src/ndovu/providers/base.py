@@ -72,6 +72,11 @@ class Provider(Protocol):
         the node without reaching it, so it is never listed (or adopted) again, and say
         what may be left behind and where."""
 
+    def release_cluster(self, cluster: str) -> None:
+        """The cluster is gone (every node deleted): remove what its nodes shared (the
+        OpenStack provider's key pair, security group, server groups). Idempotent; called
+        also when no node was ever made."""
+
     def power_on(self, cluster: str, name: str) -> NodeInfo: ...
 
     def power_off(self, cluster: str, name: str) -> NodeInfo: ...

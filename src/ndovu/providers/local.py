@@ -289,6 +289,9 @@ class LocalProvider:
             return f"its folder, moved to {leftover}, and any process still running from it"
         return "any process still running from its folder"
 
+    def release_cluster(self, cluster: str) -> None:
+        pass  # its nodes share nothing
+
     def _sweep_trash(self) -> None:
         for leftover in self.nodes_dir.glob(f"{_TRASH_PREFIX}*"):
             shutil.rmtree(leftover, ignore_errors=True)

@@ -233,5 +233,8 @@ class MachinesProvider:
         return (f"its folder and processes on machine {machine.name} ({machine.address}), "
                 "which is free for new nodes again")
 
+    def release_cluster(self, cluster: str) -> None:
+        pass  # its machines are free again with their nodes' deletion
+
     def transport(self, node: NodeInfo) -> Transport:
         return self._transport_to(self._machine(node.cluster, node.name))

@@ -11,6 +11,7 @@ from ndovu.errors import ProviderError
 from ndovu.providers.base import Provider
 from ndovu.providers.local import LocalProvider
 from ndovu.providers.machines import MachinesProvider
+from ndovu.providers.openstack import OpenStackProvider
 from ndovu.providers.sim import SimProvider
 
 
@@ -19,12 +20,21 @@ def _machines(state_dir: Path, **options: Any) -> Provider:
     return MachinesProvider(**options)
 
 
+def _openstack(state_dir: Path, **options: Any) -> Provider:
+    # ndovu.server adds the store's cluster keys and the process's SSH connections
+    return OpenStackProvider(**options)
+
+
 # name -> (constructor over the state dir and options, the options it takes)
 _PROVIDERS: dict[str, tuple[Callable[..., Provider], str]] = {
     "local": (LocalProvider, "subnet and max_parallel"),
     "sim": (SimProvider, "boot_latency_s, api_latency_s, max_parallel, failure_rate, seed, "
                          "fail_nodes, refuse_nodes, inventory and subnet"),
     "machines": (_machines, "node_root, max_parallel and reach_timeout_s"),
+    "openstack": (_openstack, "cloud, clouds_file, auth, network, image, flavor, flavors, "
+                              "security_groups, control_cidrs, server_group_policy, "
+                              "floating_network, floating_ip_groups, ssh_user, max_parallel, "
+                              "boot_timeout_s and reach_timeout_s"),
 }
 KNOWN_PROVIDERS = tuple(_PROVIDERS)
 

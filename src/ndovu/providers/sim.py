@@ -183,5 +183,8 @@ class SimProvider:
         self.inventory.delete(cluster, name)  # the inventory is all a simulated node is
         return "nothing: a simulated node is its inventory entry, now gone"
 
+    def release_cluster(self, cluster: str) -> None:
+        pass  # its nodes share nothing
+
     def transport(self, node: NodeInfo) -> SimTransport:
         return SimTransport(self.inventory, node.name, node.address)

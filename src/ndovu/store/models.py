@@ -283,3 +283,30 @@ class Machine(Base):
     # itself stays on, it is the operator's
     powered_on: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ClusterKey(Base):
+    """A cluster's own SSH key pair, for providers that make the nodes' machines (the
+    OpenStack provider registers the public half as a Nova key pair) (migration 0010).
+
+    ``private_key`` is a credential: no read of the API carries it."""
+
+    __tablename__ = "cluster_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster_name: Mapped[str] = mapped_column(String(80), unique=True)
+    private_key: Mapped[str] = mapped_column(Text)
+    public_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class NodeHostKey(Base):
+    """A node's SSH host key, pinned at first contact; forgotten when its machine is made
+    anew (migration 0010)."""
+
+    __tablename__ = "node_host_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster_name: Mapped[str] = mapped_column(String(80), index=True)
+    node_name: Mapped[str] = mapped_column(String(160), unique=True)
+    host_key: Mapped[str] = mapped_column(Text)

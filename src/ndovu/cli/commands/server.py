@@ -20,7 +20,8 @@ DatabaseUrl = Annotated[str | None, typer.Option(
          "mysql+pymysql://ndovu@db/ndovu [default: SQLite in the state directory]. Put a "
          "password in the config file or NDOVU_DATABASE_URL, not on the command line.")]
 Provider = Annotated[str | None, typer.Option(
-    "--provider", help="Infrastructure provider: local or sim [default: local].")]
+    "--provider", help="Infrastructure provider: local, machines, openstack or sim "
+                       "[default: local].")]
 ProviderOption = Annotated[list[str] | None, typer.Option(
     "--provider-option", metavar="KEY=VALUE",
     help="An option of the provider (VALUE is JSON, else a string), e.g. "
