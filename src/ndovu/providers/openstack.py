@@ -12,6 +12,9 @@ Per node: the port ``<node>-port0`` (its MAC and address are known before the se
 boots: no DHCP race), then the server ``<node>`` on it, and a floating IP for the node
 groups ``floating_ip_groups`` names.
 
+A boot is submitted, then looked at by later passes (``NodePending``): a booting server
+holds no engine slot. The calls of one pass share one listing of the cluster's servers.
+
 Everything is found again by name and by the ``ndovu_cluster`` metadata or tag, so a pass
 interrupted by a crash adopts what the last one made instead of making it twice. Every
 refusal of the cloud reaches the node's error message in the cloud's own words with its
@@ -49,8 +52,12 @@ CLUSTER_KEY = "ndovu_cluster"   # server metadata and port tag prefix
 POLL_S = 1.0
 # how soon the engine looks at a booting server again
 BOOT_POLL_S = 2.0
-# how soon a server group's next member is tried while another is being scheduled
-PLACE_POLL_S = 0.5
+# how old a listing of a cluster's servers may be when a pass reads it
+LIST_FRESH_S = 1.0
+# how often a new server group member is looked at until Nova has scheduled it, and how
+# long the next member waits for that at most
+PLACE_POLL_S = 0.1
+PLACE_TIMEOUT_S = 30.0
 NODE_ROOT = "/var/lib/ndovu/node"
 SOFTWARE_DIR = "/var/lib/ndovu/software"
 SERVER_GROUP_POLICIES = ("soft-anti-affinity", "anti-affinity", "none")
@@ -184,9 +191,13 @@ class OpenStackProvider:
         self._cluster_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
         self._lookups: dict[str, Any] = {}
+        # (cluster, node group) -> what _ensure_cluster made or found for it
+        self._ensured: dict[tuple[str, str], tuple[list[str], str | None]] = {}
         # when this process first saw each server still booting (the boot timeout's
         # start; the cloud's clock is not ours)
         self._booting_since: dict[str, float] = {}
+        # cluster -> (when, its servers): see _listing
+        self._listings: dict[str, tuple[float, list[Any]]] = {}
 
     # -- the cloud's fixed things, looked up once
 
@@ -237,18 +248,23 @@ class OpenStackProvider:
 
     # -- per cluster
 
-    def _cluster_lock(self, cluster: str) -> threading.Lock:
+    def _cluster_lock(self, key: str) -> threading.Lock:
+        """The lock of a cluster (its name) or of one of its node groups."""
         with self._locks_lock:
-            return self._cluster_locks.setdefault(cluster, threading.Lock())
+            return self._cluster_locks.setdefault(key, threading.Lock())
 
     def _key_name(self, cluster: str) -> str:
         return f"ndovu-{cluster}"
 
     def _ensure_cluster(self, cluster: str, group: str) -> tuple[list[str], str | None]:
         """The cluster's key pair and security groups, and the node group's server group
-        (None when the policy is "none"): (security group ids, server group id)."""
+        (None when the policy is "none"): (security group ids, server group id). Made or
+        found once per process and node group, then remembered (until release_cluster,
+        or a refusal that may mean they went away)."""
         compute, network = self.conn.compute, self.conn.network
         with self._cluster_lock(cluster):
+            if (cluster, group) in self._ensured:
+                return self._ensured[cluster, group]
             name = self._key_name(cluster)
             with _asking(f"register key pair {name}"):
                 if compute.find_keypair(name, ignore_missing=True) is None:
@@ -265,7 +281,9 @@ class OpenStackProvider:
                                   if g.name == group_name), None)
                     server_group = found or compute.create_server_group(
                         name=group_name, policy=self.server_group_policy)
-        return groups, server_group.id if server_group else None
+            made = groups, server_group.id if server_group else None
+            self._ensured[cluster, group] = made
+            return made
 
     def _own_security_group(self, cluster: str) -> Any:
         network, name = self.conn.network, f"ndovu-{cluster}"
@@ -290,6 +308,22 @@ class OpenStackProvider:
         return [s.cidr for s in self.conn.network.subnets(network_id=self._network().id)]
 
     # -- per node
+
+    def _listing(self, cluster: str) -> list[Any]:
+        """The cluster's servers as one listing shared by the calls of a pass: every
+        node's ensure_node and the engine's list_nodes read it, instead of one request
+        each (a booting cluster of 20 is looked at every 2 s). At most LIST_FRESH_S old;
+        dropped whenever this process makes or deletes one of the cluster's servers."""
+        with self._cluster_lock(f"{cluster}\0listing"):
+            taken = self._listings.get(cluster)
+            if taken is not None and time.monotonic() - taken[0] < LIST_FRESH_S:
+                return taken[1]
+            servers = self._servers(cluster)
+            self._listings[cluster] = (time.monotonic(), servers)
+            return servers
+
+    def _changed(self, cluster: str) -> None:
+        self._listings.pop(cluster, None)
 
     def _servers(self, cluster: str, name_pattern: str | None = None) -> list[Any]:
         """The cluster's servers (Nova filters names by regular expression; the metadata
@@ -321,7 +355,7 @@ class OpenStackProvider:
         name, compute = request.name, self.conn.compute
         # a server found in ERROR is a failed boot whose report a crash cut short:
         # _booted reports it (and removes it, so the next attempt boots anew)
-        server = self._server(request.cluster, name)
+        server = next((s for s in self._listing(request.cluster) if s.name == name), None)
         if server is None:
             flavor, image = self._flavor(request), self._image()
             groups, server_group = self._ensure_cluster(request.cluster, request.group)
@@ -338,10 +372,17 @@ class OpenStackProvider:
                                   "ndovu_index": str(request.index)},
                         **({"scheduler_hints": {"group": server_group}}
                            if server_group else {}))
+                    self._changed(request.cluster)
+                    self._wait_placed(server, server_group)
             except ProviderError as exc:
+                with self._cluster_lock(request.cluster):
+                    self._ensured.pop((request.cluster, request.group), None)
                 if not exc.retryable:  # refused (quota, …): leave nothing half-made
                     self._delete_port(name)
                 raise
+            self._booting_since[server.id] = time.monotonic()
+            raise NodePending(f"server {name} submitted", node=name,
+                              check_after_s=BOOT_POLL_S)
         server = self._booted(server, name)
         if request.group in self.floating_ip_groups:
             self._floating_ip(request.cluster, name)
@@ -351,29 +392,29 @@ class OpenStackProvider:
     def _placing(self, request: NodeRequest, server_group: str | None) -> Iterator[None]:
         """Boot a server group's members one placement at a time: Nova's scheduler keeps
         members apart only from members it has placed already, so members scheduled side
-        by side land together (soft anti-affinity) or are rescheduled (strict). A member
-        waits (NodePending) while another is still being scheduled (a second or so); the
-        boots themselves still overlap."""
+        by side land together (soft anti-affinity) or are rescheduled (strict). The next
+        member's create waits here until the last one has left scheduling (well under a
+        second); the boots themselves overlap, and other node groups go on."""
         if server_group is None:
             yield
             return
-        with self._cluster_lock(request.cluster):
-            scheduling = sorted(
-                s.name for s in self._servers(request.cluster)
-                if (s.metadata or {}).get("ndovu_group") == request.group
-                and s.status == "BUILD" and s.task_state in (None, "scheduling"))
-            if scheduling:
-                raise NodePending(f"waiting until {', '.join(scheduling)} is placed (the "
-                                  "node group's server group keeps members apart)",
-                                  node=request.name, check_after_s=PLACE_POLL_S)
+        with self._cluster_lock(f"{request.cluster}\0{request.group}"):
             yield
 
-    def _booted(self, server: Any, name: str) -> Any:
-        """The server once ACTIVE. While it boots, NodePending: the engine asks again
-        later instead of holding a slot. A boot that fails, or outlasts
-        ``boot_timeout_s``, is removed with its port and reported in Nova's words."""
-        with _asking(f"look at server {name}", name):
+    def _wait_placed(self, server: Any, server_group: str | None) -> None:
+        """Until Nova has scheduled the new member (bounded: a slow scheduler costs
+        spreading, never the boot)."""
+        deadline = time.monotonic() + PLACE_TIMEOUT_S
+        while server_group is not None and time.monotonic() < deadline:
             server = self.conn.compute.get_server(server.id)
+            if server.status != "BUILD" or server.task_state not in (None, "scheduling"):
+                return
+            time.sleep(PLACE_POLL_S)
+
+    def _booted(self, server: Any, name: str) -> Any:
+        """The server (as listed) once ACTIVE. While it boots, NodePending: the engine
+        asks again later instead of holding a slot. A boot that fails, or outlasts
+        ``boot_timeout_s``, is removed with its port and reported in Nova's words."""
         if server.status == "ACTIVE":
             self._booting_since.pop(server.id, None)
             return server
@@ -452,7 +493,7 @@ class OpenStackProvider:
         return node.address
 
     def list_nodes(self, cluster: str) -> list[NodeInfo]:
-        nodes = [self._info(s) for s in self._servers(cluster) if s.status != "DELETED"]
+        nodes = [self._info(s) for s in self._listing(cluster) if s.status != "DELETED"]
         return sorted(nodes, key=lambda n: (n.group, n.index, n.name))
 
     def power_on(self, cluster: str, name: str) -> NodeInfo:
@@ -460,14 +501,18 @@ class OpenStackProvider:
         if server.status == "SHUTOFF":
             with _asking(f"start server {name}", name):
                 self.conn.compute.start_server(server)
-        return self._info(self._wait(server, "ACTIVE", name))
+        server = self._wait(server, "ACTIVE", name)
+        self._changed(cluster)  # a listing taken meanwhile may show it as it was
+        return self._info(server)
 
     def power_off(self, cluster: str, name: str) -> NodeInfo:
         server = self._existing(cluster, name)
         if server.status == "ACTIVE":
             with _asking(f"stop server {name}", name):
                 self.conn.compute.stop_server(server)
-        return self._info(self._wait(server, "SHUTOFF", name))
+        server = self._wait(server, "SHUTOFF", name)
+        self._changed(cluster)  # a listing taken meanwhile may show it as it was
+        return self._info(server)
 
     def _existing(self, cluster: str, name: str) -> Any:
         server = self._server(cluster, name)
@@ -498,6 +543,7 @@ class OpenStackProvider:
 
     def _delete_server(self, server: Any, name: str) -> None:
         compute = self.conn.compute
+        self._changed((server.metadata or {}).get(CLUSTER_KEY, ""))
         with _asking(f"delete server {name}", name):
             compute.delete_server(server, ignore_missing=True)
             try:
@@ -512,6 +558,8 @@ class OpenStackProvider:
         and the key pair."""
         compute, network = self.conn.compute, self.conn.network
         with self._cluster_lock(cluster), _asking(f"delete what cluster {cluster} shared"):
+            for key in [k for k in self._ensured if k[0] == cluster]:
+                del self._ensured[key]
             for port in network.ports(tags=f"{CLUSTER_KEY}={cluster}"):
                 network.delete_port(port, ignore_missing=True)  # of nodes never booted
             for group in compute.server_groups():
@@ -536,6 +584,7 @@ class OpenStackProvider:
             if server is None:
                 return f"nothing in Nova; port {name}-port0 if Neutron still has it"
             self.conn.compute.delete_server_metadata(server, [CLUSTER_KEY])
+            self._changed(cluster)
         except (ProviderError, SDKException) as exc:
             message = exc.message if isinstance(exc, ProviderError) else cloud_words(exc)
             return (f"{left} (ndovu could not unmark the server either: {message}, so a "
