@@ -107,7 +107,7 @@ def test_operator_type_appears_beside_the_builtin_ones(server: Server) -> None:
     assert not {"zk_broken", "zk_misconfigured"} & names
     solo = next(t for t in catalog["types"] if t["name"] == "zk_solo")
     assert solo["type"] == "ZooKeeper Solo" and solo["distro"] == "acme-zookeeper"
-    assert solo["runnableHere"] is True and solo["runsOn"] == ["local", "machines"]
+    assert solo["runnableHere"] is True and solo["runsOn"] == ["local", "machines", "openstack"]
     [group] = solo["nodeGroups"]
     assert group["instanceNum"] == {"default": 1, "min": 1, "max": 1}
     assert group["storage"]["sizeGB"] == {"default": 1, "min": 1, "max": 10}

@@ -21,7 +21,7 @@ from ndovu.transports.local import node_processes
 pytestmark = pytest.mark.integration
 
 # a subnet of its own, away from other tests and from the default 127.1.0.0/16
-SUBNET = "127.77.0.0/16"
+SUBNET = "127.101.0.0/16"
 ROLE = ZooKeeperRole()
 
 

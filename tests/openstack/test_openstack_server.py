@@ -22,7 +22,7 @@ def test_a_quota_refusal_fails_the_create_in_the_clouds_words_and_delete_clears_
         cloud: Cloud, project: Connection, tmp_path: Path) -> None:
     cloud.make_network(project, "nodes", "10.30.0.0/24")
     options = {"auth": cloud.auth(), "network": "nodes", "image": IMAGE}
-    server = Server(tmp_path / "state", subnet="127.94.0.0/16", env={
+    server = Server(tmp_path / "state", subnet="127.102.0.0/16", env={
         "NDOVU_PROVIDER": "openstack", "NDOVU_PROVIDER_OPTIONS": json.dumps(options)}).start()
     try:
         cloud.set_compute_quotas(instances=0)
