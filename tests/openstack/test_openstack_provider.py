@@ -52,7 +52,8 @@ def make_provider(cloud: Cloud, project: Connection,
 
 
 def _request(name: str, group: str = "zk", index: int = 0, cluster: str = "c") -> NodeRequest:
-    return NodeRequest(cluster, name, group, index, SMALL.cpu, SMALL.memory_mb, 25)
+    # 20 GB of storage: m1.small's disk, which the SMALL type is mapped to below
+    return NodeRequest(cluster, name, group, index, SMALL.cpu, SMALL.memory_mb, 20)
 
 
 def _boot(provider: OpenStackProvider, request: NodeRequest) -> NodeInfo:
@@ -195,8 +196,22 @@ def test_the_clouds_refusals_in_its_own_words_leave_nothing_half_made(
 
     with pytest.raises(ProviderError) as too_big:
         _boot(make_provider(), NodeRequest("c", "c-zk-0", "zk", 0, 64, 10**6, 25))
-    assert "no flavor has 64 vCPUs and 1000000 MB" in too_big.value.message
-    assert "m1.xlarge (8 vCPU, 16384 MB)" in too_big.value.message
+    assert "no flavor has 64 vCPUs, 1000000 MB and a 25 GB disk" in too_big.value.message
+    assert "m1.xlarge (8 vCPU, 16384 MB, 160 GB)" in too_big.value.message
+
+    # storage is the flavor's disk: m1.tiny's 1 GB cannot hold 20 GB
+    with pytest.raises(ProviderError) as small_disk:
+        _boot(make_provider(flavor="m1.tiny"), _request("c-zk-0"))
+    assert "asks for 20 GB of storage, and flavor m1.tiny's disk has 1 GB" in (
+        small_disk.value.message)
+    # the flavor chosen has the disk: 1 vCPU and 1 GB of memory, but 100 GB of storage
+    # (m1.large's disk has 80 GB, m1.xlarge's 160)
+    chooser = make_provider()
+    big_disk = _boot(chooser, NodeRequest("c", "c-zk-0", "zk", 0, 1, 1024, 100))
+    assert project.compute.get_server(big_disk.provider_id).flavor["original_name"] == (
+        "m1.xlarge")
+    chooser.delete_node("c", "c-zk-0")
+    chooser.release_cluster("c")
 
     # three members kept strictly apart on two hosts: Nova finds no valid host for one
     provider = make_provider(server_group_policy="anti-affinity")

@@ -225,24 +225,37 @@ class OpenStackProvider:
 
     def _flavor(self, request: NodeRequest) -> Any:
         """The explicit flavor; else the one ``flavors`` maps the node's instance type to
-        (its size is exactly one of BDE's); else the smallest that fits the node."""
+        (its size is exactly one of BDE's); else the smallest that fits the node.
+
+        The node's storage is the flavor's root disk (Cinder volumes are not made yet):
+        a flavor whose disk is smaller than the node's storage is refused, never used."""
         name = self.flavor_name or next(
             (self.flavors[t.value] for t, size in INSTANCE_SIZES.items()
              if t.value in self.flavors and (size.cpu, size.memory_mb) == (
                  request.cpu, request.memory_mb)), None)
         if name:
-            return self._once(f"flavor {name}", lambda: self._find(
+            flavor = self._once(f"flavor {name}", lambda: self._find(
                 self.conn.compute.find_flavor, name, "flavor", "'flavor' or 'flavors'"))
+            if flavor.disk < request.storage_gb:
+                raise ProviderError(
+                    f"node {request.name} asks for {request.storage_gb} GB of storage, and "
+                    f"flavor {name}'s disk has {flavor.disk} GB (ndovu gives OpenStack "
+                    "nodes their storage on the flavor's disk; it makes no volumes yet)",
+                    node=request.name, hint="ask for less storage (storage.sizeGB), or "
+                    "map the instance type to a flavor with a larger disk ('flavors')")
+            return flavor
         with _asking("list flavors", request.name):
             flavors = self._once("flavors", lambda: list(self.conn.compute.flavors()))
-        fitting = [f for f in flavors
-                   if f.vcpus >= request.cpu and f.ram >= request.memory_mb]
+        fitting = [f for f in flavors if f.vcpus >= request.cpu
+                   and f.ram >= request.memory_mb and f.disk >= request.storage_gb]
         if not fitting:
-            biggest = ", ".join(f"{f.name} ({f.vcpus} vCPU, {f.ram} MB)" for f in flavors)
+            offered = ", ".join(f"{f.name} ({f.vcpus} vCPU, {f.ram} MB, {f.disk} GB)"
+                                for f in flavors)
             raise ProviderError(
-                f"node {request.name}: no flavor has {request.cpu} vCPUs and "
-                f"{request.memory_mb} MB; the cloud offers {biggest or 'none'}",
-                node=request.name, hint="ask for a smaller instance type, or set the "
+                f"node {request.name}: no flavor has {request.cpu} vCPUs, "
+                f"{request.memory_mb} MB and a {request.storage_gb} GB disk; the cloud "
+                f"offers {offered or 'none'}", node=request.name,
+                hint="ask for a smaller instance type or less storage, or set the "
                 "openstack provider's 'flavors' option")
         return min(fitting, key=lambda f: (f.vcpus, f.ram, f.disk))
 
