@@ -510,20 +510,22 @@ class OpenStackProvider:
         return sorted(nodes, key=lambda n: (n.group, n.index, n.name))
 
     def power_on(self, cluster: str, name: str) -> NodeInfo:
-        server = self._existing(cluster, name)
-        if server.status == "SHUTOFF":
-            with _asking(f"start server {name}", name):
-                self.conn.compute.start_server(server)
-        server = self._wait(server, "ACTIVE", name)
-        self._changed(cluster)  # a listing taken meanwhile may show it as it was
-        return self._info(server)
+        return self._power(cluster, name, on=True)
 
     def power_off(self, cluster: str, name: str) -> NodeInfo:
-        server = self._existing(cluster, name)
-        if server.status == "ACTIVE":
-            with _asking(f"stop server {name}", name):
-                self.conn.compute.stop_server(server)
-        server = self._wait(server, "SHUTOFF", name)
+        return self._power(cluster, name, on=False)
+
+    def _power(self, cluster: str, name: str, *, on: bool) -> NodeInfo:
+        """Start (``on``) or stop the node's server and wait until it is ACTIVE or
+        SHUTOFF; a server already there is left alone."""
+        server, compute = self._existing(cluster, name), self.conn.compute
+        verb, act, before, after = (
+            ("start", compute.start_server, "SHUTOFF", "ACTIVE") if on else
+            ("stop", compute.stop_server, "ACTIVE", "SHUTOFF"))
+        if server.status == before:
+            with _asking(f"{verb} server {name}", name):
+                act(server)
+        server = self._wait(server, after, name)
         self._changed(cluster)  # a listing taken meanwhile may show it as it was
         return self._info(server)
 
